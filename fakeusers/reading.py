@@ -1,0 +1,658 @@
+"""Reading click logs: from CSV files as exported in the wild to encoded columns and a load report.
+
+A log is one row per action: ``UserId, Event, Category``, optionally ``Fake`` (0/1, a
+property of the user) and ``Timestamp`` (ISO 8601 or epoch seconds). Files may be plain or
+gzip-compressed, carry a BOM, CRLF line ends, padded values, header rows repeated where files
+were concatenated, or semicolons as the delimiter. What can be read is read and reported;
+what cannot is refused with a :class:`~fakeusers.errors.FakeusersError` that names the file,
+the line or column, what is wrong and what to do.
+
+Parsing is pyarrow's multi-threaded CSV reader; values are dictionary-encoded and cleaned on
+the (small) dictionaries, never per row in Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from fakeusers.errors import FakeusersError
+
+__all__ = [
+    "KNOWN_CATEGORIES",
+    "KNOWN_EVENTS",
+    "LoadReport",
+    "Log",
+    "Source",
+    "read_logs",
+]
+
+KNOWN_EVENTS = ("click_ad", "click_carrousel", "phone_call", "send_email", "send_sms")
+KNOWN_CATEGORIES = ("Phone", "Motor", "Jobs", "Leisure", "Holidays", "Real_State")
+REQUIRED = ("UserId", "Event", "Category")
+OPTIONAL = ("Fake", "Timestamp")
+
+#: A log source: a path, or ``(name, bytes)`` for an upload.
+Source = str | os.PathLike | tuple[str, bytes]
+
+_BLOCK_SIZE = 16 << 20  # a field of several MB must fit in one parsing block
+_SNIFF_BYTES = 64 << 10
+_MANGLED_ID = r"^[0-9](\.[0-9]+)?[eE]\+?[0-9]+$"
+_TRUE = {"1", "1.0", "true", "yes"}
+_FALSE = {"0", "0.0", "false", "no"}
+_EXAMPLES = 5
+
+
+@dataclass
+class LoadReport:
+    """What was read, what was seen, and what looked wrong. Shown by CLI, dashboard and API."""
+
+    files: list[str]
+    rows: int = 0
+    users: int = 0
+    labelled: bool = False
+    fake_users: int | None = None
+    has_timestamps: bool = False
+    events: dict[str, int] = field(default_factory=dict)
+    categories: dict[str, int] = field(default_factory=dict)
+    unknown_events: list[str] = field(default_factory=list)
+    unknown_categories: list[str] = field(default_factory=list)
+    duplicate_rows: int | None = None
+    mangled_ids: list[str] = field(default_factory=list)
+    label_conflicts: list[str] = field(default_factory=list)
+    extra_columns: dict[str, list[str]] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    file_rows: list[int] = field(default_factory=list)
+
+    @property
+    def fake_share(self) -> float | None:
+        """Share of users labelled fake, or None on an unlabelled log."""
+        if self.fake_users is None or self.users == 0:
+            return None
+        return self.fake_users / self.users
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable view, as the API returns it."""
+        out = {k: v for k, v in self.__dict__.items()}
+        out["fake_share"] = self.fake_share
+        return out
+
+    def summary_lines(self) -> list[str]:
+        """The report as short lines for a terminal."""
+        names = ", ".join(self.files)
+        lines = [f"Read {self.rows:,} rows, {self.users:,} users from {names}."]
+        if self.labelled:
+            share = self.fake_share or 0.0
+            lines.append(f"Labelled: {self.fake_users:,} fake users ({share:.1%}).")
+        else:
+            lines.append("Unlabelled (no Fake column): can be scored, not used for training.")
+        lines.append(f"Timestamps: {'yes' if self.has_timestamps else 'no'}.")
+        lines.append("Events: " + ", ".join(f"{k} {v:,}" for k, v in self.events.items()) + ".")
+        lines.append(
+            "Categories: " + ", ".join(f"{k} {v:,}" for k, v in self.categories.items()) + "."
+        )
+        lines.extend(f"Warning: {w}" for w in self.warnings)
+        return lines
+
+
+@dataclass
+class Log:
+    """A click log, dictionary-encoded.
+
+    Rows keep their order (files in the order given, then file order). Users are numbered
+    in order of first appearance.
+
+    Attributes
+    ----------
+    user_ids : numpy.ndarray of str
+        The distinct user IDs; ``user_ids[user_codes[i]]`` is row i's user.
+    user_codes, event_codes, category_codes : numpy.ndarray of int32
+        Per-row codes into ``user_ids``, ``event_values`` and ``category_values``.
+    labels : numpy.ndarray of int8 or None
+        Per user: 1 fake, 0 real, -1 conflicting labels; None on an unlabelled log.
+    timestamps : numpy.ndarray of float64 or None
+        Per-row epoch seconds, when the log has a usable ``Timestamp`` column.
+    """
+
+    user_ids: np.ndarray
+    user_codes: np.ndarray
+    event_values: list[str]
+    event_codes: np.ndarray
+    category_values: list[str]
+    category_codes: np.ndarray
+    labels: np.ndarray | None
+    timestamps: np.ndarray | None
+    report: LoadReport
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.user_codes)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    def require_labels(self) -> np.ndarray:
+        """The per-user labels, or a clear refusal when they cannot be used for training."""
+        names = ", ".join(self.report.files)
+        if self.labels is None:
+            raise FakeusersError(
+                f"{names} has no Fake column, so it cannot be used to train or evaluate. "
+                "Use a labelled log (Fake = 1 for fake users, 0 for real ones), "
+                "or score this one with predict."
+            )
+        if self.report.label_conflicts:
+            n = len(self.report.label_conflicts)
+            shown = ", ".join(self.report.label_conflicts[:_EXAMPLES])
+            raise FakeusersError(
+                f"{names}: {n:,} users have both Fake=0 and Fake=1 rows (e.g. {shown}). "
+                "Fake is a property of the user: give all of a user's rows the same label."
+            )
+        return self.labels
+
+    def rows_of(self, user_id: str) -> dict[str, np.ndarray]:
+        """One user's rows in log order, as columns (for a drill-down view)."""
+        hits = np.flatnonzero(self.user_ids == user_id)
+        if len(hits) == 0:
+            raise FakeusersError(f"No user {user_id!r} in this log.")
+        idx = np.flatnonzero(self.user_codes == hits[0])
+        out = {
+            "Event": np.asarray(self.event_values, dtype=object)[self.event_codes[idx]],
+            "Category": np.asarray(self.category_values, dtype=object)[self.category_codes[idx]],
+        }
+        if self.timestamps is not None:
+            out["Timestamp"] = self.timestamps[idx]
+        return out
+
+    def preview(self, n: int = 20) -> dict[str, np.ndarray]:
+        """The first ``n`` rows as columns."""
+        sl = slice(0, n)
+        out = {
+            "UserId": self.user_ids[self.user_codes[sl]],
+            "Event": np.asarray(self.event_values, dtype=object)[self.event_codes[sl]],
+            "Category": np.asarray(self.category_values, dtype=object)[self.category_codes[sl]],
+        }
+        if self.labels is not None:
+            out["Fake"] = self.labels[self.user_codes[sl]]
+        if self.timestamps is not None:
+            out["Timestamp"] = self.timestamps[sl]
+        return out
+
+    def fingerprint(self) -> str:
+        """sha256 of the log's content as read (independent of formatting, BOMs, padding)."""
+        h = hashlib.sha256()
+        h.update("\x1f".join(self.user_ids.tolist()).encode())
+        h.update("\x1f".join(self.event_values).encode())
+        h.update("\x1f".join(self.category_values).encode())
+        for arr in (self.user_codes, self.event_codes, self.category_codes):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        if self.labels is not None:
+            h.update(self.labels.tobytes())
+        if self.timestamps is not None:
+            h.update(self.timestamps.tobytes())
+        return h.hexdigest()
+
+
+def read_logs(sources: Source | Sequence[Source]) -> Log:
+    """Read one or more click logs into one :class:`Log`.
+
+    Parameters
+    ----------
+    sources : path, ``(name, bytes)``, or a sequence of them
+        ``.csv`` or ``.csv.gz`` files (gzip is recognised by content, not by name).
+
+    Returns
+    -------
+    Log
+        The encoded log with its :class:`LoadReport`.
+
+    Raises
+    ------
+    FakeusersError
+        When a file cannot be used; the message names the file and what to do.
+
+    Examples
+    --------
+    >>> log = read_logs("data/demo.csv")  # doctest: +SKIP
+    >>> log.report.users  # doctest: +SKIP
+    5000
+    """
+    if isinstance(sources, (str, os.PathLike, tuple)):
+        sources = [sources]
+    sources = list(sources)
+    if not sources:
+        raise FakeusersError("No log files given. Pass one or more CSV files.")
+    report = LoadReport(files=[])
+    tables = []
+    for source in sources:
+        name, data = _open(source)
+        report.files.append(name)
+        tables.append(_read_one(name, data, report))
+        report.file_rows.append(tables[-1].num_rows)
+    columns = set().union(*(t.column_names for t in tables))
+    for label in OPTIONAL:
+        missing = [
+            n for n, t in zip(report.files, tables, strict=True) if label not in t.column_names
+        ]
+        if label in columns and missing:
+            report.warnings.append(
+                f"{label} column ignored: {', '.join(missing)} has none while other files do."
+            )
+            columns.discard(label)
+    table = pa.concat_tables(
+        [t.select([c for c in t.column_names if c in columns]) for t in tables]
+    )
+    return _encode(table, report)
+
+
+def _open(source: Source) -> tuple[str, bytes]:
+    """The file's display name and its (decompressed) bytes."""
+    if isinstance(source, tuple):
+        name, data = source
+        name = Path(str(name)).name
+    else:
+        path = Path(source)
+        name = path.name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise FakeusersError(f"{path}: no such file. Check the path.") from None
+        except IsADirectoryError:
+            raise FakeusersError(f"{path} is a folder, not a CSV file.") from None
+        except OSError as exc:
+            raise FakeusersError(f"{path} cannot be read: {exc.strerror}.") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, gzip.BadGzipFile):
+            raise FakeusersError(
+                f"{name} is a damaged gzip file. Compress it again or upload the plain CSV."
+            ) from None
+    _refuse_non_csv(name, data)
+    return name, data
+
+
+def _refuse_non_csv(name: str, data: bytes) -> None:
+    if len(data) <= _SNIFF_BYTES and not data.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise FakeusersError(
+            f"{name} is empty. Export the log again with a header line "
+            "UserId,Event,Category and one row per action."
+        )
+    if data[:4] == b"PK\x03\x04":
+        raise FakeusersError(
+            f"{name} is a spreadsheet or zip archive, not a CSV file. In your spreadsheet "
+            "use Save As / Download as 'CSV (comma-separated)' and upload that file."
+        )
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise FakeusersError(
+            f"{name} is an old Excel workbook (.xls), not a CSV file. Save it as "
+            "'CSV (comma-separated)' and upload that file."
+        )
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        raise FakeusersError(
+            f"{name} is a binary file, not a CSV text file. Upload the log exported as CSV."
+        )
+
+
+def _header(name: str, data: bytes) -> tuple[list[str], str, str]:
+    """The raw header fields, the delimiter and the text encoding."""
+    end = data.find(b"\n", 0, _SNIFF_BYTES)
+    first = data[: end if end >= 0 else _SNIFF_BYTES]
+    try:
+        line = first.decode("utf-8-sig")
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        line = first.decode("latin-1")
+        encoding = "latin-1"
+    line = line.lstrip("\ufeff").rstrip("\r")
+    delimiter = max(",;\t|", key=line.count)
+    if line.count(delimiter) == 0:
+        delimiter = ","
+    fields = next(csv.reader([line], delimiter=delimiter), [])
+    return fields, delimiter, encoding
+
+
+def _canonical(field_name: str) -> str:
+    return field_name.strip().strip("\ufeff").strip().strip('"').strip().lower()
+
+
+def _read_one(name: str, data: bytes, report: LoadReport) -> pa.Table:
+    """Parse one file into a table of string columns named as in REQUIRED/OPTIONAL."""
+    fields, delimiter, encoding = _header(name, data)
+    wanted = {c.lower(): c for c in (*REQUIRED, *OPTIONAL)}
+    positions: dict[str, int] = {}
+    extra = []
+    for i, raw in enumerate(fields):
+        key = _canonical(raw)
+        if key in wanted:
+            col = wanted[key]
+            if col in positions:
+                raise FakeusersError(
+                    f"{name} has two columns named {col!r} (columns {positions[col] + 1} "
+                    f"and {i + 1}). Keep one and upload again."
+                )
+            positions[col] = i
+        else:
+            extra.append(raw.strip() or f"(unnamed column {i + 1})")
+    missing = [c for c in REQUIRED if c not in positions]
+    if missing:
+        found = ", ".join(f.strip() for f in fields if f.strip()) or "nothing"
+        cols = ", ".join(f"'{c}'" for c in missing)
+        word = "column" if len(missing) == 1 else "columns"
+        hint = ""
+        if len(fields) == 1 and any(d in fields[0] for d in ";\t|"):
+            hint = " The file may use an unusual delimiter; save it as comma-separated CSV."
+        raise FakeusersError(
+            f"{name} has no {word} {cols} (found: {found}). "
+            f"Each row needs UserId, Event and Category.{hint}"
+        )
+    if extra:
+        report.extra_columns[name] = extra
+        report.warnings.append(f"{name}: extra columns ignored: {', '.join(extra)}.")
+    if delimiter != ",":
+        shown = {";": "semicolons", "\t": "tabs", "|": "pipes"}[delimiter]
+        report.warnings.append(f"{name} uses {shown} as the delimiter; read it that way.")
+
+    bad_lines: list[int] = []
+
+    def skip_row(row: pacsv.InvalidRow) -> str:
+        bad_lines.append(row.number if row.number is not None else -1)
+        return "skip"
+
+    names = [f"c{i}" for i in range(len(fields))]
+    include = [f"c{positions[c]}" for c in (*REQUIRED, *OPTIONAL) if c in positions]
+
+    def parse(enc: str, newlines_in_values: bool) -> pa.Table:
+        return pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1, block_size=_BLOCK_SIZE, encoding=enc
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                invalid_row_handler=skip_row,
+                newlines_in_values=newlines_in_values,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in include},
+                include_columns=include,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    try:
+        try:
+            table = parse(encoding, newlines_in_values=False)
+        except pa.ArrowInvalid as exc:
+            if encoding != "utf-8" or "UTF8" not in str(exc).upper():
+                raise
+            bad_lines.clear()
+            encoding = "latin-1"
+            table = parse(encoding, newlines_in_values=False)
+        if bad_lines and b'"' in data:
+            # Quoted line breaks split rows when parsed fast; parse again honouring them.
+            bad_lines.clear()
+            table = parse(encoding, newlines_in_values=True)
+    except pa.ArrowInvalid as exc:
+        detail = str(exc).split("\n")[0]
+        raise FakeusersError(
+            f"{name} cannot be parsed as CSV ({detail}). "
+            "Export it again as comma-separated CSV with one row per action."
+        ) from None
+    if encoding == "latin-1":
+        report.warnings.append(f"{name} is not UTF-8; read it as Latin-1.")
+    if bad_lines:
+        _drop(report, "wrong number of fields", len(bad_lines))
+        shown = ", ".join(str(n) for n in bad_lines[:_EXAMPLES] if n >= 0)
+        report.warnings.append(
+            f"{name}: {len(bad_lines):,} rows with a wrong number of fields skipped"
+            + (f" (lines {shown})." if shown else ".")
+        )
+    if table.num_rows == 0:
+        raise FakeusersError(
+            f"{name} has a header but no rows. Export the log again with its data rows."
+        )
+    renamed = {f"c{positions[c]}": c for c in positions}
+    table = table.rename_columns([renamed[c] for c in table.column_names])
+    return table
+
+
+def _drop(report: LoadReport, reason: str, n: int) -> None:
+    if n:
+        report.dropped[reason] = report.dropped.get(reason, 0) + n
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Dictionary-encode a string column: (row codes, stripped distinct values).
+
+    Values are stripped on the dictionary, so padding costs nothing per row; values that
+    become equal after stripping are merged.
+    """
+    encoded = column.dictionary_encode().combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    stripped = pc.utf8_trim_whitespace(encoded.dictionary)
+    merged = stripped.dictionary_encode()
+    remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    values = np.asarray(merged.dictionary.to_pylist(), dtype=object)
+    if len(values) != len(stripped):
+        codes = remap[codes]
+    return codes, values
+
+
+def _encode(table: pa.Table, report: LoadReport) -> Log:
+    # pyarrow releases the GIL while hashing: encode the columns side by side.
+    names = ["UserId", "Event", "Category"] + (["Fake"] if "Fake" in table.column_names else [])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        encoded = dict(zip(names, pool.map(lambda c: _codes(table.column(c)), names), strict=True))
+    user_codes, user_values = encoded["UserId"]
+    event_codes, event_values = encoded["Event"]
+    category_codes, category_values = encoded["Category"]
+    n = len(user_codes)
+    keep = np.ones(n, dtype=bool)
+
+    # Header rows repeated where files were concatenated.
+    is_header_user = np.array([v.lower() == "userid" for v in user_values])
+    is_header_event = np.array([v.lower() == "event" for v in event_values])
+    if is_header_user.any():
+        repeated = is_header_user[user_codes] & is_header_event[event_codes]
+        _drop(report, "repeated header line", int(repeated.sum()))
+        keep &= ~repeated
+
+    for col, codes, values in (
+        ("UserId", user_codes, user_values),
+        ("Event", event_codes, event_values),
+        ("Category", category_codes, category_values),
+    ):
+        empty = np.array([v == "" for v in values])
+        if empty.any():
+            rows = empty[codes] & keep
+            _drop(report, f"empty {col}", int(rows.sum()))
+            keep &= ~rows
+
+    labels_raw = None
+    if "Fake" in table.column_names:
+        fake_codes, fake_values = encoded["Fake"]
+        lowered = [v.lower() for v in fake_values]
+        bad = np.array([v not in _TRUE and v not in _FALSE for v in lowered])
+        bad_rows = bad[fake_codes] & keep
+        if bad_rows.any():
+            first = int(np.flatnonzero(bad_rows)[0])
+            file_name, line = _locate(report, first)
+            raise FakeusersError(
+                f"{file_name} line {line}: Fake is {fake_values[fake_codes[first]]!r}, "
+                f"but must be 0 (real user) or 1 (fake user) on every row "
+                f"({int(bad_rows.sum()):,} rows differ). Fix those values, or remove the "
+                "Fake column to score the log without labels."
+            )
+        labels_raw = np.array([v in _TRUE for v in lowered], dtype=np.int8)[fake_codes]
+
+    timestamps = None
+    if "Timestamp" in table.column_names:
+        timestamps = _parse_timestamps(table.column("Timestamp"), keep, report)
+
+    if not keep.all():
+        user_codes = user_codes[keep]
+        event_codes = event_codes[keep]
+        category_codes = category_codes[keep]
+        if labels_raw is not None:
+            labels_raw = labels_raw[keep]
+        if timestamps is not None:
+            timestamps = timestamps[keep]
+    if len(user_codes) == 0:
+        raise FakeusersError(
+            f"{', '.join(report.files)}: no usable rows left "
+            f"({', '.join(f'{k}: {v:,}' for k, v in report.dropped.items())}). "
+            "Each row needs a UserId, an Event and a Category."
+        )
+
+    # Renumber to the values still present; dictionary order is order of first appearance.
+    user_codes, user_values = _compact(user_codes, user_values)
+    event_codes, event_values = _compact(event_codes, event_values)
+    category_codes, category_values = _compact(category_codes, category_values)
+    n_users = len(user_values)
+
+    labels = None
+    if labels_raw is not None:
+        ones = np.bincount(user_codes, weights=labels_raw, minlength=n_users)
+        rows = np.bincount(user_codes, minlength=n_users)
+        labels = (ones > 0).astype(np.int8)
+        conflict = (ones > 0) & (ones < rows)
+        labels[conflict] = -1
+        report.label_conflicts = user_values[conflict][:100].tolist()
+        if conflict.any():
+            report.warnings.append(
+                f"{int(conflict.sum()):,} users have both Fake=0 and Fake=1 rows "
+                f"(e.g. {', '.join(report.label_conflicts[:_EXAMPLES])}); training will refuse "
+                "this log until each user has one label."
+            )
+        report.labelled = True
+        report.fake_users = int((labels == 1).sum())
+
+    report.rows = int(len(user_codes))
+    report.users = n_users
+    report.has_timestamps = timestamps is not None
+    report.events = _counts(event_codes, event_values)
+    report.categories = _counts(category_codes, category_values)
+    report.unknown_events = [v for v in report.events if v not in KNOWN_EVENTS]
+    report.unknown_categories = [v for v in report.categories if v not in KNOWN_CATEGORIES]
+    if report.unknown_events:
+        report.warnings.append(
+            f"Unknown events {', '.join(report.unknown_events)}: a model trained without "
+            "them counts them as 'other'."
+        )
+    if report.unknown_categories:
+        report.warnings.append(
+            f"Unknown categories {', '.join(report.unknown_categories)}: a model trained "
+            "without them counts them as 'other'."
+        )
+    mangled = np.asarray(
+        pc.match_substring_regex(pa.array(user_values, pa.string()), _MANGLED_ID), dtype=bool
+    )
+    report.mangled_ids = user_values[mangled][:100].tolist()
+    if mangled.any():
+        report.warnings.append(
+            f"{int(mangled.sum()):,} user IDs look like spreadsheet scientific notation "
+            f"(e.g. {report.mangled_ids[0]}): a spreadsheet may have merged distinct users "
+            "into one. Export the IDs as text, not numbers."
+        )
+    if timestamps is not None:
+        keys = pa.table({"u": user_codes, "e": event_codes, "c": category_codes, "t": timestamps})
+        groups = keys.group_by(["u", "e", "c", "t"]).aggregate([]).num_rows
+        report.duplicate_rows = int(len(user_codes) - groups)
+        if report.duplicate_rows:
+            report.warnings.append(
+                f"{report.duplicate_rows:,} rows repeat another row exactly (same user, "
+                "event, category and timestamp); they are kept."
+            )
+    for reason, count in report.dropped.items():
+        report.warnings.append(f"{count:,} rows dropped: {reason}.")
+
+    return Log(
+        user_ids=user_values.astype(str),
+        user_codes=user_codes,
+        event_values=list(event_values),
+        event_codes=event_codes,
+        category_values=list(category_values),
+        category_codes=category_codes,
+        labels=labels,
+        timestamps=timestamps,
+        report=report,
+    )
+
+
+def _compact(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop values no row uses, keeping the dictionary's order (first appearance)."""
+    present = np.bincount(codes, minlength=len(values)) > 0
+    if present.all():
+        return codes, values
+    order = np.flatnonzero(present)
+    remap = np.full(len(values), -1, dtype=np.int32)
+    remap[order] = np.arange(len(order), dtype=np.int32)
+    return remap[codes], values[order]
+
+
+def _counts(codes: np.ndarray, values: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(codes, minlength=len(values))
+    order = np.argsort(-counts, kind="stable")
+    return {str(values[i]): int(counts[i]) for i in order if counts[i]}
+
+
+def _locate(report: LoadReport, row: int) -> tuple[str, int]:
+    """File name and line number of a row of the concatenated table.
+
+    The line counts the header as line 1; rows with quoted line breaks or skipped ragged rows
+    before it shift it slightly.
+    """
+    ends = np.cumsum(report.file_rows)
+    i = int(np.searchsorted(ends, row, side="right"))
+    start = int(ends[i - 1]) if i else 0
+    return report.files[i], row - start + 2
+
+
+def _parse_timestamps(
+    column: pa.ChunkedArray, keep: np.ndarray, report: LoadReport
+) -> np.ndarray | None:
+    """Epoch seconds per row, or None (with a warning) when the column is unusable."""
+    values = pc.utf8_trim_whitespace(column)
+    try:
+        seconds = pc.cast(values, pa.float64())
+        return np.asarray(seconds.to_numpy(), dtype=np.float64)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    try:
+        stamps = pc.cast(values, pa.timestamp("ms", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        stamps = None
+    if stamps is None:
+        try:
+            stamps = pc.cast(values, pa.timestamp("ms"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad = next((v for v in values.to_pylist() if not _is_time(v)), "")
+            report.warnings.append(
+                f"Timestamp ignored: {bad!r} is neither ISO 8601 (2026-11-24T10:00:03Z) nor "
+                "epoch seconds; rate and gap features are off for this log."
+            )
+            return None
+    ms = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return ms.astype(np.float64) / 1000.0
+
+
+def _is_time(value: str) -> bool:
+    try:
+        pc.cast(pa.array([value]), pa.timestamp("ms"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
