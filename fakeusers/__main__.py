@@ -141,6 +141,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         _progress(f"Warning: {warning}")
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     from fakeusers.decisions import cost_threshold, flag_by_threshold, flag_top_k
@@ -160,11 +161,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
         columns["flagged"] = flagged.astype(np.int8)
         summary += f"; flagged {int(flagged.sum()):,} at threshold M/(M+F) = {threshold:.4f}"
     table = pa.table(columns)
+    # IDs stay exactly as read (no spreadsheet neutralisation: this file is for machines);
+    # quote them only when a delimiter, quote or line break in an ID requires it.
+    needs_quotes = pc.any(pc.match_substring_regex(table["UserId"], '[,"\r\n]')).as_py()
+    quoting = "needed" if needs_quotes else "none"
 
     def write(path: Path) -> None:
         with open(path, "wb") as fh:
             fh.write((",".join(table.column_names) + "\n").encode())
-            pacsv.write_csv(table, fh, write_options=pacsv.WriteOptions(include_header=False))
+            pacsv.write_csv(
+                table,
+                fh,
+                write_options=pacsv.WriteOptions(include_header=False, quoting_style=quoting),
+            )
 
     _write_atomic(output, write)
     print(f"{summary}. Wrote {output}.")
