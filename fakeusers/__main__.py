@@ -261,6 +261,13 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from fakeusers.api import serve
+
+    serve(host=args.host, port=args.port, models_dir=args.models_dir)
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -334,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timestamps", action="store_true", help="add a Timestamp column")
     p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("serve", parents=[common], help="run the REST API (FastAPI)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
