@@ -308,20 +308,30 @@ def _refuse_non_csv(name: str, data: bytes) -> None:
 
 def _header(name: str, data: bytes) -> tuple[list[str], str, str]:
     """The raw header fields, the delimiter and the text encoding."""
-    end = data.find(b"\n", 0, _SNIFF_BYTES)
-    first = data[: end if end >= 0 else _SNIFF_BYTES]
-    try:
-        line = first.decode("utf-8-sig")
-        encoding = "utf-8"
-    except UnicodeDecodeError:
-        line = first.decode("latin-1")
-        encoding = "latin-1"
-    line = line.lstrip("\ufeff").rstrip("\r")
+    head = data[:_SNIFF_BYTES]
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    first = head[: min(ends)] if ends else head
+    encoding = "utf-8" if _is_utf8(data) else "latin-1"
+    line = first.decode(encoding, errors="replace").lstrip("\ufeff")
     delimiter = max(",;\t|", key=line.count)
     if line.count(delimiter) == 0:
         delimiter = ","
-    fields = next(csv.reader([line], delimiter=delimiter), [])
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        fields = line.split(delimiter)
     return fields, delimiter, encoding
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8, checked by Arrow without copying the bytes."""
+    buf = pa.py_buffer(data)
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64).tobytes())
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, buf]).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _canonical(field_name: str) -> str:
@@ -365,10 +375,10 @@ def _read_one(name: str, data: bytes, report: LoadReport) -> pa.Table:
         shown = {";": "semicolons", "\t": "tabs", "|": "pipes"}[delimiter]
         report.warnings.append(f"{name} uses {shown} as the delimiter; read it that way.")
 
-    bad_lines: list[int] = []
+    bad_rows: list[str] = []
 
     def skip_row(row: pacsv.InvalidRow) -> str:
-        bad_lines.append(row.number if row.number is not None else -1)
+        bad_rows.append(row.text)
         return "skip"
 
     names = [f"c{i}" for i in range(len(fields))]
@@ -394,17 +404,10 @@ def _read_one(name: str, data: bytes, report: LoadReport) -> pa.Table:
         )
 
     try:
-        try:
-            table = parse(encoding, newlines_in_values=False)
-        except pa.ArrowInvalid as exc:
-            if encoding != "utf-8" or "UTF8" not in str(exc).upper():
-                raise
-            bad_lines.clear()
-            encoding = "latin-1"
-            table = parse(encoding, newlines_in_values=False)
-        if bad_lines and b'"' in data:
+        table = parse(encoding, newlines_in_values=False)
+        if bad_rows and b'"' in data:
             # Quoted line breaks split rows when parsed fast; parse again honouring them.
-            bad_lines.clear()
+            bad_rows.clear()
             table = parse(encoding, newlines_in_values=True)
     except pa.ArrowInvalid as exc:
         detail = str(exc).split("\n")[0]
@@ -414,13 +417,15 @@ def _read_one(name: str, data: bytes, report: LoadReport) -> pa.Table:
         ) from None
     if encoding == "latin-1":
         report.warnings.append(f"{name} is not UTF-8; read it as Latin-1.")
-    if bad_lines:
-        _drop(report, "wrong number of fields", len(bad_lines))
-        shown = ", ".join(str(n) for n in bad_lines[:_EXAMPLES] if n >= 0)
-        report.warnings.append(
-            f"{name}: {len(bad_lines):,} rows with a wrong number of fields skipped"
-            + (f" (lines {shown})." if shown else ".")
-        )
+    if bad_rows:
+        _drop(report, "wrong number of fields", len(bad_rows))
+        lines = _line_numbers(data, bad_rows[:_EXAMPLES], encoding)
+        if lines:
+            report.warnings.append(
+                f"{name}: rows with a wrong number of fields (expected {len(fields)}) at "
+                f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}"
+                f"{' and more' if len(bad_rows) > len(lines) else ''}."
+            )
     if table.num_rows == 0:
         raise FakeusersError(
             f"{name} has a header but no rows. Export the log again with its data rows."
@@ -428,6 +433,19 @@ def _read_one(name: str, data: bytes, report: LoadReport) -> pa.Table:
     renamed = {f"c{positions[c]}": c for c in positions}
     table = table.rename_columns([renamed[c] for c in table.column_names])
     return table
+
+
+def _line_numbers(data: bytes, texts: list[str], encoding: str) -> list[int]:
+    """Line numbers (1-based) of the first occurrences of a few skipped rows' text."""
+    lines = []
+    start = 0
+    for text in texts:
+        pos = data.find(text.encode(encoding, errors="replace"), start)
+        if pos < 0:
+            continue
+        lines.append(data.count(b"\n", 0, pos) + 1)
+        start = pos + 1
+    return lines
 
 
 def _drop(report: LoadReport, reason: str, n: int) -> None:

@@ -1,0 +1,187 @@
+"""The command line, run for real in a subprocess as an engineer would at a shell."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, env: dict | None = None, cwd: Path | None = None):
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env.pop("FAKEUSERS_MODELS_DIR", None)
+    if env and "FAKEUSERS_MODELS_DIR" in env:
+        full_env["FAKEUSERS_MODELS_DIR"] = env["FAKEUSERS_MODELS_DIR"]
+    return subprocess.run(
+        [sys.executable, "-m", "fakeusers", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=300,
+    )
+
+
+def assert_clean_error(result, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Demo logs and a store with one trained model, made through the CLI itself."""
+    tmp = tmp_path_factory.mktemp("cli")
+    store = tmp / "store"
+    train_log = tmp / "train.csv"
+    score_log = tmp / "score.csv.gz"
+    assert run("demo-data", str(train_log), "--events", "30000", "--seed", "1").returncode == 0
+    r = run("demo-data", str(score_log), "--events", "10000", "--seed", "2", "--timestamps")
+    assert r.returncode == 0, r.stderr
+    r = run("train", str(train_log), "--name", "first", "--models-dir", str(store))
+    assert r.returncode == 0, r.stderr
+    return {"tmp": tmp, "store": store, "train": train_log, "score": score_log, "out": r.stdout}
+
+
+def test_train_prints_the_cv_summary(workspace):
+    out = workspace["out"]
+    assert "Model 'first' (logistic) saved" in out
+    for label in ("ROC AUC", "average precision", "Brier score", "log loss", "reliability"):
+        assert label in out
+    assert (workspace["store"] / "first" / "model.json").exists()
+
+
+def test_models_lists_the_store(workspace):
+    r = run("models", "--models-dir", str(workspace["store"]))
+    assert r.returncode == 0
+    assert r.stdout.splitlines()[0].split()[:3] == ["NAME", "CREATED", "TYPE"]
+    assert r.stdout.splitlines()[1].startswith("first ")
+
+
+def test_predict_writes_the_contract_format(workspace):
+    out = workspace["tmp"] / "scores.csv"
+    r = run("predict", str(workspace["score"]), str(out), "--models-dir", str(workspace["store"]))
+    assert r.returncode == 0, r.stderr
+    assert out.read_text().splitlines()[0] == "UserId,is_fake_probability"
+    rows = read_csv(out)
+    source = read_csv_gz(workspace["score"])
+    assert [r["UserId"] for r in rows] == list(dict.fromkeys(s["UserId"] for s in source))
+    assert all(0.0 <= float(r["is_fake_probability"]) <= 1.0 for r in rows)
+
+
+def read_csv_gz(path: Path) -> list[dict]:
+    import gzip
+
+    with gzip.open(path, "rt", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_predict_with_costs_flags_at_m_over_m_plus_f(workspace):
+    out = workspace["tmp"] / "flags.csv"
+    r = run(
+        "predict",
+        str(workspace["score"]),
+        str(out),
+        "--cost-fp",
+        "1",
+        "--cost-fn",
+        "9",
+        "--models-dir",
+        str(workspace["store"]),
+    )
+    assert r.returncode == 0, r.stderr
+    assert "threshold M/(M+F) = 0.1000" in r.stdout
+    rows = read_csv(out)
+    assert all((float(x["is_fake_probability"]) >= 0.1) == (x["flagged"] == "1") for x in rows)
+    assert 0 < sum(x["flagged"] == "1" for x in rows) < len(rows)
+
+
+def test_predict_top_k_flags_the_k_riskiest(workspace):
+    out = workspace["tmp"] / "top.csv"
+    env = {"FAKEUSERS_MODELS_DIR": str(workspace["store"])}  # the store from the environment
+    r = run("predict", str(workspace["score"]), str(out), "--top-k", "25", env=env)
+    assert r.returncode == 0, r.stderr
+    rows = read_csv(out)
+    flagged = [float(x["is_fake_probability"]) for x in rows if x["flagged"] == "1"]
+    others = [float(x["is_fake_probability"]) for x in rows if x["flagged"] == "0"]
+    assert len(flagged) == 25 and min(flagged) >= max(others)
+
+
+def test_evaluate_reports_metrics_and_costs(workspace):
+    r = run(
+        "evaluate",
+        str(workspace["score"]),
+        "--cost-fp",
+        "1",
+        "--cost-fn",
+        "9",
+        "--models-dir",
+        str(workspace["store"]),
+    )
+    assert r.returncode == 0, r.stderr
+    for label in ("ROC AUC", "confusion: TP", "precision", "realised cost"):
+        assert label in r.stdout
+
+
+def test_errors_are_one_line_with_exit_2_and_no_partial_output(workspace, tmp_path):
+    store = ["--models-dir", str(workspace["store"])]
+    out = tmp_path / "out.csv"
+    out.write_text("previous results\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("UserId,Event,Fake\nu1,click_ad,1\n")
+    r = run("predict", str(bad), str(out), *store)
+    assert_clean_error(r, "bad.csv has no column 'Category'")
+    assert out.read_text() == "previous results\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.csv")]
+
+    assert_clean_error(run("predict", str(tmp_path / "missing.csv"), str(out), *store), "no such")
+    assert_clean_error(
+        run("predict", str(workspace["score"]), str(out), "--model", "nope", *store),
+        "No model named 'nope'",
+    )
+    assert_clean_error(
+        run("predict", str(workspace["score"]), str(out), "--cost-fp", "1", *store),
+        "Give both costs",
+    )
+    assert_clean_error(run("evaluate", str(workspace["score"]), "--models-dir", str(tmp_path)))
+    assert_clean_error(
+        run("train", str(workspace["train"]), "--name", "../evil", *store), "not allowed"
+    )
+    unlabelled = tmp_path / "unlabelled.csv"
+    unlabelled.write_text("UserId,Event,Category\nu1,click_ad,Phone\n")
+    assert_clean_error(run("train", str(unlabelled), *store), "no Fake column")
+
+
+def test_tampered_model_is_refused_by_the_cli(workspace, tmp_path):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(workspace["store"], store)
+    bundle = next((store / "first").glob("bundle-*.joblib"))
+    data = bytearray(bundle.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bundle.write_bytes(bytes(data))
+    r = run("predict", str(workspace["score"]), str(tmp_path / "o.csv"), "--models-dir", str(store))
+    assert_clean_error(r, "first")
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_bad_arguments_are_usage_errors():
+    r = run("predict", "only-one.csv", "--cost-fp", "-3", "--cost-fn", "1")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = run("demo-data", "x.csv", "--events", "lots")
+    assert r.returncode == 2 and "not a whole number" in r.stderr
