@@ -45,6 +45,13 @@ def _model_name(store, requested: str | None) -> str:
     return name
 
 
+def _progress_if_large(paths: Sequence[str], message: str) -> None:
+    """Say what is happening when the inputs are big enough to take a few seconds."""
+    size = sum(Path(p).stat().st_size for p in paths if Path(p).is_file())
+    if size > 50_000_000:
+        _progress(message)
+
+
 def _split_output(paths: Sequence[str]) -> tuple[list[str], Path]:
     if len(paths) < 2:
         raise FakeusersError(
@@ -132,7 +139,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     # Loading the model imports scikit-learn; do it while pyarrow parses the logs.
     with ThreadPoolExecutor(max_workers=1) as pool:
         loading = pool.submit(store.load, name)
-        _progress(f"Reading {', '.join(inputs)} ...")
+        _progress_if_large(inputs, f"Reading {', '.join(inputs)} ...")
         try:
             log = read_logs(inputs)
         finally:

@@ -1,0 +1,240 @@
+"""Scoring at production size, measured against baselines in one run.
+
+Prints:
+1. ``predict`` on 10M events, wall time divided by a bare ``pyarrow.csv.read_csv`` of the
+   same file (both whole processes, median of 3; target <= 2.0), and predict's peak memory
+   (target <= 2 GB).
+2. Our features (read + featurize) against the naive pandas way (``groupby().apply`` with a
+   per-user Python function) on 1M events, and against DuckDB SQL computing the same
+   features, as speed-ups.
+
+Run: ``python benchmarks/bench_predict.py [--events 10000000] [--small 1000000]``.
+Files go to ``benchmarks/out/`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+sys.path.insert(0, str(ROOT))
+
+
+def timed_process(args: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a whole child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        args,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(args)}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def median_run(args: list[str], env: dict | None = None, repeat: int = 3) -> tuple[float, float]:
+    runs = [timed_process(args, env) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def naive_features(df):
+    """The same features the obvious pandas way: one Python call per user."""
+    import numpy as np
+    import pandas as pd
+
+    from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS
+
+    def per_user(g: pd.DataFrame) -> pd.Series:
+        ev, cat = g["Event"].tolist(), g["Category"].tolist()
+        n = len(ev)
+        out = {
+            "n_events": n,
+            "n_distinct_events": len(set(ev)),
+            "n_distinct_categories": len(set(cat)),
+        }
+        for e in KNOWN_EVENTS:
+            out[f"event_{e}_count"] = ev.count(e)
+            out[f"event_{e}_share"] = ev.count(e) / n
+        for c in KNOWN_CATEGORIES:
+            out[f"category_{c}_count"] = cat.count(c)
+            out[f"category_{c}_share"] = cat.count(c) / n
+        out["event_switches"] = sum(a != b for a, b in zip(ev, ev[1:], strict=False))
+        out["category_switches"] = sum(a != b for a, b in zip(cat, cat[1:], strict=False))
+        for name, vals in (("event_entropy", ev), ("category_entropy", cat)):
+            counts = pd.Series(vals).value_counts().to_numpy() / n
+            out[name] = float(-(counts * np.log2(counts)).sum())
+        best = run = 0
+        prev = None
+        for e in ev:
+            run = run + 1 if e == prev else 1
+            best = max(best, run)
+            prev = e
+        out["longest_event_run"] = best
+        return pd.Series(out)
+
+    return df.groupby("UserId", sort=False)[["Event", "Category"]].apply(per_user)
+
+
+DUCKDB_SQL = """
+WITH r AS (
+  SELECT UserId, Event, Category, row_number() OVER () AS rn
+  FROM read_csv(?, header = true, all_varchar = true)
+),
+l AS (
+  SELECT *, lag(Event) OVER w AS prev_event, lag(Category) OVER w AS prev_category,
+         row_number() OVER w - row_number() OVER (PARTITION BY UserId, Event ORDER BY rn)
+           AS run_id
+  FROM r WINDOW w AS (PARTITION BY UserId ORDER BY rn)
+),
+runs AS (SELECT UserId, count(*) AS len FROM l GROUP BY UserId, Event, run_id),
+ev AS (SELECT UserId, Event, count(*) AS n FROM r GROUP BY ALL),
+ca AS (SELECT UserId, Category, count(*) AS n FROM r GROUP BY ALL),
+ent AS (
+  SELECT e.UserId, -sum(e.n / t.n * log2(e.n / t.n)) AS event_entropy
+  FROM ev e JOIN (SELECT UserId, sum(n) AS n FROM ev GROUP BY UserId) t USING (UserId)
+  GROUP BY e.UserId
+),
+cent AS (
+  SELECT c.UserId, -sum(c.n / t.n * log2(c.n / t.n)) AS category_entropy
+  FROM ca c JOIN (SELECT UserId, sum(n) AS n FROM ca GROUP BY UserId) t USING (UserId)
+  GROUP BY c.UserId
+)
+SELECT UserId,
+  count(*) AS n_events,
+  count(DISTINCT Event) AS n_distinct_events,
+  count(DISTINCT Category) AS n_distinct_categories,
+  {event_cols},
+  {category_cols},
+  count(*) FILTER (WHERE prev_event IS NOT NULL AND prev_event <> Event) AS event_switches,
+  count(*) FILTER (WHERE prev_category IS NOT NULL AND prev_category <> Category)
+    AS category_switches,
+  any_value(ent.event_entropy) AS event_entropy,
+  any_value(cent.category_entropy) AS category_entropy,
+  any_value(lr.longest) AS longest_event_run
+FROM l
+JOIN ent USING (UserId) JOIN cent USING (UserId)
+JOIN (SELECT UserId, max(len) AS longest FROM runs GROUP BY UserId) lr USING (UserId)
+GROUP BY UserId
+"""
+
+
+def duckdb_features(path: Path):
+    import duckdb
+
+    from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS
+
+    event_cols = ",\n  ".join(
+        f"count(*) FILTER (WHERE Event = '{e}') AS event_{e}_count, "
+        f"count(*) FILTER (WHERE Event = '{e}') / count(*) AS event_{e}_share"
+        for e in KNOWN_EVENTS
+    )
+    category_cols = ",\n  ".join(
+        f"count(*) FILTER (WHERE Category = '{c}') AS category_{c}_count, "
+        f"count(*) FILTER (WHERE Category = '{c}') / count(*) AS category_{c}_share"
+        for c in KNOWN_CATEGORIES
+    )
+    sql = DUCKDB_SQL.format(event_cols=event_cols, category_cols=category_cols)
+    return duckdb.connect().execute(sql, [str(path)]).df()
+
+
+def ours(path: Path):
+    from fakeusers.features import featurize
+    from fakeusers.reading import read_logs
+
+    return featurize(read_logs(path))
+
+
+def best_of(fn, *args, repeat: int = 3) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn(*args)
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--small", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    from fakeusers.demo import write_demo_csv
+    from fakeusers.models import train
+    from fakeusers.reading import read_logs
+    from fakeusers.store import ModelStore
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    big = OUT / f"events-{args.events}.csv"
+    small = OUT / f"events-{args.small}.csv"
+    for path, n, seed in ((big, args.events, 7), (small, args.small, 8)):
+        if not path.exists():
+            start = time.perf_counter()
+            write_demo_csv(path, n_events=n, seed=seed)
+            print(f"generated {n:,} events in {time.perf_counter() - start:.1f} s -> {path}")
+    store_dir = OUT / "models"
+    store = ModelStore(store_dir)
+    if "bench" not in {c.get("name") for c in store.list()}:
+        train_file = OUT / "train.csv"
+        write_demo_csv(train_file, n_events=100_000, seed=1)
+        model = train(read_logs(train_file), "logistic")
+        store.save("bench", model, model.card())
+
+    size_mb = big.stat().st_size / 1e6
+    print(f"\n1) predict vs bare pyarrow.csv.read_csv, {args.events:,} events ({size_mb:,.0f} MB)")
+    bare_code = "import sys, pyarrow.csv as c; c.read_csv(sys.argv[1])"
+    bare_t, bare_mem = median_run([sys.executable, "-c", bare_code, str(big)])
+    pred_out = OUT / "predictions.csv"
+    pred_t, pred_mem = median_run(
+        [sys.executable, "-m", "fakeusers", "predict", str(big), str(pred_out)],
+        env={"FAKEUSERS_MODELS_DIR": str(store_dir), "PYTHONPATH": str(ROOT)},
+    )
+    with open(pred_out) as fh:
+        users = sum(1 for _ in fh) - 1
+    print(f"   bare read_csv   {bare_t:6.2f} s   peak {bare_mem:7,.0f} MB")
+    print(f"   predict         {pred_t:6.2f} s   peak {pred_mem:7,.0f} MB   ({users:,} users)")
+    print(f"   ratio predict / bare read = {pred_t / bare_t:.2f}  (target <= 2.0)")
+    print(f"   predict peak memory = {pred_mem / 1024:.2f} GB  (target <= 2 GB)")
+
+    print(f"\n2) features on {args.small:,} events: ours vs naive pandas vs DuckDB SQL")
+    ours_t, ours_df = best_of(ours, small)
+    start = time.perf_counter()
+    naive_df = naive_features(pd.read_csv(small, dtype=str))
+    naive_t = time.perf_counter() - start
+    duck_t, duck_df = best_of(duckdb_features, small)
+    for col in ("n_events", "event_switches", "longest_event_run", "event_entropy"):
+        a = ours_df[col].sort_index()
+        for name, other in (("naive", naive_df[col]), ("duckdb", duck_df.set_index("UserId")[col])):
+            b = other.sort_index().astype(float)
+            assert all(math.isclose(x, y, abs_tol=1e-9) for x, y in zip(a, b, strict=True)), (
+                name,
+                col,
+            )
+    print("   (all three agree on n_events, event_switches, longest_event_run, event_entropy)")
+    print(f"   ours (read + featurize)  {ours_t:7.2f} s")
+    print(f"   naive pandas apply       {naive_t:7.2f} s   speed-up x{naive_t / ours_t:,.0f}")
+    print(f"   DuckDB SQL               {duck_t:7.2f} s   ours is x{duck_t / ours_t:.1f} faster")
+
+    print(f"\n3) features on {args.events:,} events: ours vs DuckDB SQL")
+    ours_big, _ = best_of(ours, big, repeat=1)
+    duck_big, _ = best_of(duckdb_features, big, repeat=1)
+    speedup = duck_big / ours_big
+    print(f"   ours {ours_big:.2f} s, DuckDB {duck_big:.2f} s: ours is x{speedup:.1f} faster")
+
+
+if __name__ == "__main__":
+    main()
