@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fakeusers.errors import FakeusersError
-from fakeusers.features import OTHER, Vocabulary, featurize
+from fakeusers.features import OTHER, Vocabulary, featurize, group_by_user
 from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs
 
 
@@ -143,3 +143,9 @@ def test_matches_naive_pandas_on_demo_data():
     )
     for col in naive.columns:
         assert (X.loc[naive.index, col].to_numpy() == naive[col].to_numpy()).all(), col
+
+
+@pytest.mark.parametrize("n_users", [3, 70_000, 300_000])
+def test_group_by_user_is_a_stable_sort(n_users):
+    codes = np.random.default_rng(n_users).integers(0, n_users, 200_000).astype(np.int32)
+    assert np.array_equal(group_by_user(codes, n_users), np.argsort(codes, kind="stable"))
