@@ -240,6 +240,7 @@ def read_logs(sources: Source | Sequence[Source]) -> Log:
         name, data = _open(source)
         report.files.append(name)
         tables.append(_read_one(name, data, report))
+        del data  # the parsed table holds its own copy; free the raw bytes now
         report.file_rows.append(tables[-1].num_rows)
     columns = set().union(*(t.column_names for t in tables))
     for label in OPTIONAL:
@@ -251,10 +252,8 @@ def read_logs(sources: Source | Sequence[Source]) -> Log:
                 f"{label} column ignored: {', '.join(missing)} has none while other files do."
             )
             columns.discard(label)
-    table = pa.concat_tables(
-        [t.select([c for c in t.column_names if c in columns]) for t in tables]
-    )
-    return _encode(table, report)
+    tables = [t.select([c for c in t.column_names if c in columns]) for t in tables]
+    return _encode(tables, report)
 
 
 def _open(source: Source) -> tuple[str, bytes]:
@@ -470,11 +469,16 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return codes, values
 
 
-def _encode(table: pa.Table, report: LoadReport) -> Log:
+def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
+    """Encode the parsed files' string columns; consumes ``tables`` to free memory early."""
+    table = pa.concat_tables(tables)
+    tables.clear()
     # pyarrow releases the GIL while hashing: encode the columns side by side.
     names = ["UserId", "Event", "Category"] + (["Fake"] if "Fake" in table.column_names else [])
     with ThreadPoolExecutor(max_workers=2) as pool:
-        encoded = dict(zip(names, pool.map(lambda c: _codes(table.column(c)), names), strict=True))
+        columns = [table.column(c) for c in names]
+        encoded = dict(zip(names, pool.map(_codes, columns), strict=True))
+    del columns
     user_codes, user_values = encoded["UserId"]
     event_codes, event_values = encoded["Event"]
     category_codes, category_values = encoded["Category"]
@@ -520,6 +524,7 @@ def _encode(table: pa.Table, report: LoadReport) -> Log:
     timestamps = None
     if "Timestamp" in table.column_names:
         timestamps = _parse_timestamps(table.column("Timestamp"), keep, report)
+    del table  # the string columns are encoded; free them before the per-user work
 
     if not keep.all():
         user_codes = user_codes[keep]
