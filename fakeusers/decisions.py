@@ -189,6 +189,8 @@ def cost_threshold(cost_fp: float, cost_fn: float) -> float:
     1.0
     """
     m, f = _check_costs(cost_fp, cost_fn)
+    if math.isinf(m + f):  # costs near the float maximum: scale before adding
+        m, f = m / 4, f / 4
     return m / (m + f)
 
 
@@ -619,7 +621,7 @@ def decide(
     if y is not None:
         _check_same_length(arr, "probabilities", y, "labels")
     if top_k is None:
-        threshold: float | None = m / (m + f)
+        threshold: float | None = cost_threshold(m, f)
         flagged = arr >= threshold
     else:
         threshold = None

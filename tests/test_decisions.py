@@ -482,3 +482,8 @@ def test_bad_costs_are_rejected_everywhere():
 
 def test_docstring_examples_run():
     assert doctest.testmod(decisions).failed == 0
+
+
+def test_threshold_survives_huge_costs():
+    assert cost_threshold(1e308, 1e308) == 0.5
+    assert cost_threshold(1e308, 3e307) == pytest.approx(1 / 1.3)
