@@ -1,0 +1,607 @@
+"""The REST API through FastAPI's test client: shapes, decisions, refusals, limits, training.
+
+One model is trained through ``POST /train`` per module and every prediction is compared
+with the library scoring the same bytes in-process: the API must add nothing and lose
+nothing on the way.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fakeusers
+from fakeusers.api import MAX_BYTES_ENV, create_app
+from fakeusers.decisions import expected_cost
+from fakeusers.demo import generate_log
+from fakeusers.errors import FakeusersError
+from fakeusers.models import score
+from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs
+from fakeusers.store import ModelStore, validate_name
+from tests.bad_corpus import BAD_DIR, CASES, BadCase
+
+CORPUS_IDS = [case.name for case in CASES]
+
+MODEL = "api-model"
+CSV = {"content-type": "text/csv"}
+CSV_BODY = "CSV body"  # how the API names a text/csv body in messages
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink)
+    return sink.getvalue()
+
+
+def columns(table: pa.Table, *names: str) -> dict[str, list]:
+    return {n: table.column(n).to_pylist() for n in names or ("UserId", "Event", "Category")}
+
+
+def library_answer(name: str, data: bytes) -> tuple[int, object]:
+    """The due answer: 422 and the library's (so the CLI's) message, or 200 and its warnings."""
+    try:
+        log = read_logs((name, data))
+    except FakeusersError as exc:
+        return 422, str(exc)
+    return 200, log.report.warnings
+
+
+def api_answer(response) -> tuple[int, object]:
+    body = response.json()
+    return response.status_code, body["warnings"] if response.status_code == 200 else body["detail"]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """A client over a store with one model, trained through POST /train."""
+    root = tmp_path_factory.mktemp("models")
+    client = TestClient(create_app(root, max_bytes=8 * 2**20))
+    training = csv_bytes(generate_log(20_000, seed=1))
+    response = client.post(
+        "/train", files={"file": ("train.csv", training, "text/csv")}, data={"name": MODEL}
+    )
+    assert response.status_code == 201, response.text
+    return {"client": client, "root": root, "card": response.json(), "training": training}
+
+
+@pytest.fixture(scope="module")
+def scoring() -> dict:
+    """A log to score, its CSV bytes and what the library makes of them."""
+    table = generate_log(5_000, seed=2)
+    return {"table": table, "csv": csv_bytes(table)}
+
+
+@pytest.fixture(scope="module")
+def expected(api, scoring) -> dict:
+    model, _ = ModelStore(api["root"]).load(MODEL)
+    log = read_logs(("score.csv", scoring["csv"]))
+    scores = score(model, log)
+    return {
+        "UserId": log.user_ids.tolist(),
+        "p": scores["is_fake_probability"].to_numpy(),
+        "warnings": log.report.warnings,
+    }
+
+
+def assert_scored_like_the_library(body: dict, expected: dict) -> None:
+    assert body["model"] == MODEL
+    assert body["UserId"] == expected["UserId"]
+    np.testing.assert_allclose(body["is_fake_probability"], expected["p"], rtol=1e-12, atol=0)
+
+
+# --- service and model cards ----------------------------------------------------------------
+
+
+def test_health_says_ok_with_the_version(api):
+    response = api["client"].get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "version": fakeusers.__version__}
+
+
+def test_models_lists_the_cards_of_the_store(api):
+    response = api["client"].get("/models")
+    assert response.status_code == 200
+    listed = response.json()
+    assert [c["name"] for c in listed] == [c["name"] for c in ModelStore(api["root"]).list()]
+    assert listed[0]["name"] == MODEL
+
+
+def test_model_card_is_the_stored_card(api):
+    response = api["client"].get(f"/models/{MODEL}")
+    assert response.status_code == 200
+    assert response.json() == ModelStore(api["root"]).card(MODEL)
+
+
+def test_unknown_model_is_404_in_the_stores_words(api):
+    with pytest.raises(FakeusersError) as err:
+        ModelStore(api["root"]).card("nobody")
+    response = api["client"].get("/models/nobody")
+    assert response.status_code == 404
+    assert response.json() == {"detail": str(err.value)}
+
+
+@pytest.mark.parametrize("name", ["...", ".hidden", "a b", "x" * 65, "-dash"])
+def test_invalid_model_names_are_refused_in_the_stores_words(api, name):
+    with pytest.raises(FakeusersError) as err:
+        validate_name(name)
+    response = api["client"].get(f"/models/{name}")
+    assert response.status_code == 422
+    assert response.json()["detail"] == str(err.value)
+
+
+def test_docs_are_served_and_describe_the_three_body_types(api):
+    client = api["client"]
+    page = client.get("/docs")
+    assert page.status_code == 200
+    # Served by the API itself: every script and stylesheet comes from this server, so the
+    # docs work on a machine with no internet.
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    assert all(client.get(a).status_code == 200 for a in assets)
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "text/csv", "multipart/form-data"}
+    fields = body["application/json"]["schema"]["properties"]
+    assert all(fields[name].get("description") for name in ("UserId", "cost_fp", "top_k"))
+    assert "multipart/form-data" in schema["paths"]["/train"]["post"]["requestBody"]["content"]
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def test_train_returns_the_saved_card_and_its_location(api):
+    card = dict(api["card"])
+    assert card.pop("warnings") == []
+    assert card == ModelStore(api["root"]).card(MODEL)
+    assert card["training"]["fingerprint_sha256"] == (
+        read_logs(("train.csv", api["training"])).fingerprint()
+    )
+    assert card["cv"]["roc_auc"] > 0.9
+
+
+def test_train_refuses_to_overwrite_unless_asked(api, tmp_path):
+    client = TestClient(create_app(tmp_path))
+    log = csv_bytes(generate_log(3_000, seed=5))
+    first = client.post("/train", files={"file": ("a.csv", log)}, data={"name": "m"})
+    assert first.status_code == 201, first.text
+    assert first.headers["location"] == "/models/m"
+    again = client.post("/train", files={"file": ("a.csv", log)}, data={"name": "m"})
+    assert again.status_code == 409
+    assert "already exists" in again.json()["detail"]
+    assert ModelStore(tmp_path).card("m")["created"] == first.json()["created"]
+    replaced = client.post(
+        "/train", files={"file": ("a.csv", log)}, data={"name": "m", "replace": "true"}
+    )
+    assert replaced.status_code == 201
+    assert ModelStore(tmp_path).card("m")["created"] == replaced.json()["created"]
+
+
+def test_retrained_model_is_used_at_once(tmp_path):
+    """The API caches loaded models; a retrain under the same name must not be masked."""
+    client = TestClient(create_app(tmp_path))
+    body = columns(generate_log(1_000, seed=9))
+    answers = []
+    for seed in (5, 6):
+        log = csv_bytes(generate_log(3_000, seed=seed))
+        data = {"name": "m", "replace": "true"}
+        assert client.post("/train", files={"file": ("a.csv", log)}, data=data).status_code == 201
+        answers.append(client.post("/predict", json=body).json()["is_fake_probability"])
+    model, _ = ModelStore(tmp_path).load("m")
+    now = score(model, read_logs(("x.csv", csv_bytes(generate_log(1_000, seed=9)))))
+    assert answers[0] != answers[1]
+    np.testing.assert_allclose(answers[1], now["is_fake_probability"], rtol=1e-12)
+
+
+def test_train_refuses_an_unlabelled_log_in_the_readers_words(api):
+    data = csv_bytes(generate_log(2_000, seed=3).drop_columns(["Fake"]))
+    with pytest.raises(FakeusersError) as err:
+        read_logs(("plain.csv", data)).require_labels()
+    response = api["client"].post("/train", files={"file": ("plain.csv", data)})
+    assert response.status_code == 422
+    assert response.json() == {"detail": str(err.value)}
+
+
+@pytest.mark.parametrize(
+    ("form", "words"),
+    [({"name": "../up"}, "is not allowed"), ({"model": "forest"}, "'logistic' or 'boosting'")],
+)
+def test_train_refuses_bad_names_and_types(api, form, words):
+    response = api["client"].post("/train", files={"file": ("t.csv", b"x")}, data=form)
+    assert response.status_code == 422
+    assert words in response.json()["detail"]
+
+
+# --- predict: the three body types ------------------------------------------------------------
+
+
+def test_predict_json_columns_scores_each_user_once_like_the_library(api, scoring, expected):
+    response = api["client"].post("/predict", json=columns(scoring["table"]))
+    assert response.status_code == 200
+    body = response.json()
+    assert_scored_like_the_library(body, expected)
+    assert len(body["UserId"]) == len(set(body["UserId"]))
+    assert not {"flagged", "threshold", "n_flagged", "expected_cost"} & set(body)
+
+
+def test_predict_csv_body_scores_like_the_library(api, scoring, expected):
+    response = api["client"].post("/predict", content=scoring["csv"], headers=CSV)
+    assert response.status_code == 200
+    assert_scored_like_the_library(response.json(), expected)
+    assert response.json()["warnings"] == expected["warnings"]
+
+
+def test_predict_gzipped_csv_body_reads_the_same(api, scoring, expected):
+    packed = gzip.compress(scoring["csv"])
+    response = api["client"].post("/predict", content=packed, headers=CSV)
+    assert response.status_code == 200
+    assert_scored_like_the_library(response.json(), expected)
+
+
+def test_predict_multipart_file_scores_like_the_library(api, scoring, expected):
+    response = api["client"].post("/predict", files={"file": ("score.csv", scoring["csv"])})
+    assert response.status_code == 200
+    assert_scored_like_the_library(response.json(), expected)
+
+
+def test_predict_several_files_reads_them_as_one_log(api, scoring):
+    a = csv_bytes(generate_log(1_000, seed=7))
+    b = csv_bytes(generate_log(1_000, seed=8))
+    files = [("file", ("a.csv", a)), ("file", ("b.csv", b))]
+    response = api["client"].post("/predict", files=files)
+    assert response.status_code == 200
+    assert response.json()["UserId"] == read_logs([("a.csv", a), ("b.csv", b)]).user_ids.tolist()
+
+
+def test_users_come_in_order_of_first_appearance(api):
+    body = {
+        "UserId": ["b", "a", "c", "a", "b", 7],
+        "Event": ["click_ad", "send_sms", "phone_call", "send_email", "click_ad", "click_ad"],
+        "Category": ["Motor", "Jobs", "Phone", "Motor", "Motor", "Leisure"],
+    }
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 200
+    assert response.json()["UserId"] == ["b", "a", "c", "7"]
+
+
+def test_labels_timestamps_and_awkward_values_travel_through_json(api):
+    """Quotes, commas, line breaks and padding in values reach the reader intact."""
+    ids = ['say "hi"', "a,b", "line\nbreak", " padded "]
+    body = {
+        "UserId": ids,
+        "Event": ["click_ad", "send_email", "send_sms", "phone_call"],
+        "Category": ["Motor", "Jobs", "Phone", "Real_State"],
+        "Fake": [1, 0, 0, 0],
+        "Timestamp": ["2026-11-24T10:00:00Z", 1795514401, "1795514402.5", "2026-11-24T10:00:03Z"],
+    }
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 200
+    assert response.json()["UserId"] == ['say "hi"', "a,b", "line\nbreak", "padded"]
+
+
+# IDs with quotes, delimiters, line breaks and non-ASCII inside; never blank at the ends,
+# where the reader trims, and never the header's own name, which it drops as a repeated header.
+CORE = st.text(
+    st.characters(exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp")), min_size=1, max_size=5
+)
+SEPARATOR = st.sampled_from(["", '"', ",", ";", "\n", " ", "\t"])
+USER_ID = st.builds(lambda a, sep, b: a + sep + b, CORE, SEPARATOR, CORE).filter(
+    lambda v: v.lower() != "userid"
+)
+ROW = st.tuples(
+    USER_ID, st.sampled_from((*KNOWN_EVENTS, "teleport")), st.sampled_from(KNOWN_CATEGORIES)
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(rows=st.lists(ROW, min_size=1, max_size=30))
+def test_any_json_ids_come_back_exactly_once_in_order(api, rows):
+    ids, events, categories = (list(c) for c in zip(*rows, strict=True))
+    body = {"UserId": ids, "Event": events, "Category": categories}
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["UserId"] == list(dict.fromkeys(ids))
+    assert all(0 <= p <= 1 for p in result["is_fake_probability"])
+
+
+def test_reader_warnings_are_returned(api):
+    body = {"UserId": ["u1", "u2"], "Event": ["click_ad", "teleport"], "Category": ["Motor"] * 2}
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 200
+    assert any("teleport" in w for w in response.json()["warnings"])
+
+
+# --- predict: decisions -----------------------------------------------------------------------
+
+
+def test_costs_flag_users_at_m_over_m_plus_f(api, scoring, expected):
+    body = {**columns(scoring["table"]), "cost_fp": 1, "cost_fn": 9}
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 200
+    result = response.json()
+    p = np.asarray(result["is_fake_probability"])
+    assert result["threshold"] == pytest.approx(0.1)
+    assert result["flagged"] == (p >= 0.1).tolist()
+    assert result["n_flagged"] == int((p >= 0.1).sum()) > 0
+    assert result["expected_cost"] == pytest.approx(expected_cost(p, p >= 0.1, 1, 9))
+
+
+def test_costs_in_the_query_string_for_csv_and_in_form_fields(api, scoring):
+    client = api["client"]
+    params = {"cost_fp": 1, "cost_fn": 9}
+    by_query = client.post("/predict", content=scoring["csv"], headers=CSV, params=params)
+    by_form = client.post(
+        "/predict", files={"file": ("s.csv", scoring["csv"])}, data={"cost_fp": 1, "cost_fn": 9}
+    )
+    assert by_query.status_code == by_form.status_code == 200
+    for result in (by_query.json(), by_form.json()):
+        p = np.asarray(result["is_fake_probability"])
+        assert result["threshold"] == pytest.approx(0.1)
+        assert result["flagged"] == (p >= 0.1).tolist()
+
+
+def test_top_k_flags_the_k_riskiest_without_a_threshold(api, scoring):
+    body = {**columns(scoring["table"]), "top_k": 25}
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 200
+    result = response.json()
+    p = np.asarray(result["is_fake_probability"])
+    flagged = np.asarray(result["flagged"])
+    assert result["threshold"] is None
+    assert result["n_flagged"] == flagged.sum() == 25
+    assert p[flagged].min() >= p[~flagged].max()
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"cost_fp": 1}, "Give both costs"),
+        ({"cost_fp": 1, "cost_fn": 9, "top_k": 5}, "not both"),
+        ({"cost_fp": 0, "cost_fn": 0}, "Both costs are zero"),
+        ({"cost_fp": -1, "cost_fn": 9}, "cost_fp in the body"),
+        ({"top_k": -1}, "top_k in the body"),
+        ({"top_k": 1.5}, "top_k in the body"),
+        ({"costfp": 1}, "costfp in the body: Extra inputs are not permitted"),
+    ],
+)
+def test_unusable_options_are_422_with_the_reason(api, options, words):
+    body = {"UserId": ["u"], "Event": ["click_ad"], "Category": ["Motor"], **options}
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 422
+    assert words in response.json()["detail"]
+
+
+def test_an_option_given_twice_is_refused(api):
+    body = {"UserId": ["u"], "Event": ["click_ad"], "Category": ["Motor"], "top_k": 1}
+    response = api["client"].post("/predict", json=body, params={"top_k": 2})
+    assert response.status_code == 422
+    assert "top_k given both in the query string and in the body" in response.json()["detail"]
+    unset = api["client"].post("/predict", json={**body, "top_k": None}, params={"top_k": 1})
+    assert unset.status_code == 200 and unset.json()["n_flagged"] == 1
+
+
+# --- predict: refusals ------------------------------------------------------------------------
+
+
+def test_predict_with_an_unknown_model_is_404_in_the_stores_words(api):
+    with pytest.raises(FakeusersError) as err:
+        ModelStore(api["root"]).card("nobody")
+    body = {"UserId": ["u"], "Event": ["click_ad"], "Category": ["Motor"], "model": "nobody"}
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 404
+    assert response.json() == {"detail": str(err.value)}
+
+
+@pytest.mark.parametrize("name", ["../models", "a/b", ""])
+def test_predict_refuses_model_names_that_are_paths(api, scoring, name):
+    with pytest.raises(FakeusersError) as err:
+        validate_name(name)
+    response = api["client"].post(
+        "/predict", content=scoring["csv"], headers=CSV, params={"model": name}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == str(err.value)
+
+
+def test_predict_without_any_model_says_how_to_train_one(tmp_path):
+    client = TestClient(create_app(tmp_path / "empty"))
+    response = client.post("/predict", json={"UserId": ["u"], "Event": ["e"], "Category": ["c"]})
+    assert response.status_code == 404
+    assert "No models in" in response.json()["detail"]
+    assert "POST /train" in response.json()["detail"]
+
+
+def test_unequal_columns_are_422_with_the_lengths(api):
+    body = {"UserId": ["u1", "u2", "u3"], "Event": ["click_ad"] * 2, "Category": ["Motor"] * 3}
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "same length" in detail
+    assert "UserId has 3, Event has 2, Category has 3" in detail
+
+
+def test_json_missing_column_is_422_naming_it(api):
+    response = api["client"].post("/predict", json={"UserId": ["u1"], "Event": ["click_ad"]})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"loc": ["body", "Category"], "msg": "Field required", "type": "missing"}
+    ]
+    assert "Category in the body: Field required" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [([None], "UserId[0]"), ([True], "UserId[0]"), ("u1", "UserId"), (["u\x00"], "NUL")],
+)
+def test_json_values_that_cannot_be_log_values_are_422(api, value, where):
+    body = {"UserId": value, "Event": ["click_ad"], "Category": ["Motor"]}
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 422
+    assert where in response.json()["detail"]
+
+
+def test_json_labels_other_than_0_or_1_are_refused_at_their_index(api):
+    body = {"UserId": ["a", "b"], "Event": ["click_ad"] * 2, "Category": ["Motor"] * 2}
+    response = api["client"].post("/predict", json={**body, "Fake": [0, 2]})
+    assert response.status_code == 422
+    assert "Fake[1] in the body: Input should be 0 or 1" in response.json()["detail"]
+
+
+def test_unsupported_content_type_is_415_naming_the_accepted_ones(api, scoring):
+    for headers in ({"content-type": "application/x-www-form-urlencoded"}, {}):
+        response = api["client"].post("/predict", content=scoring["csv"], headers=headers)
+        assert response.status_code == 415
+        detail = response.json()["detail"]
+        assert all(t in detail for t in ("application/json", "text/csv", "multipart/form-data"))
+
+
+@pytest.mark.parametrize("path", ["/predict", "/train"])
+def test_malformed_multipart_is_400_json(api, path):
+    headers = {"content-type": "multipart/form-data"}
+    response = api["client"].post(path, content=b"--xyz\r\nnonsense", headers=headers)
+    assert response.status_code == 400
+    assert "boundary" in response.json()["detail"]
+
+
+def test_multipart_without_a_file_field_says_which_field(api, scoring):
+    response = api["client"].post("/predict", files={"upload": ("s.csv", scoring["csv"])})
+    assert response.status_code == 422
+    assert "file field named 'file'" in response.json()["detail"]
+
+
+# --- the bad-input corpus (tests/bad_corpus.py): the same decision as the CLI ---------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=CORPUS_IDS)
+def test_bad_corpus_upload_gets_the_products_decision(api, case: BadCase):
+    """Uploaded under its own name, each file is scored or refused as the CLI does."""
+    data = case.path.read_bytes()
+    response = api["client"].post("/predict", files={"file": (case.name, data)})
+    assert api_answer(response) == library_answer(case.name, data)
+    result = response.json()
+    if case.decision == "refuse":
+        case.check_refusal(result["detail"])
+        return
+    case.check_warnings(result["warnings"])
+    assert len(result["UserId"]) == len(result["is_fake_probability"])
+    if case.users is not None:
+        assert len(result["UserId"]) == case.users
+    if case.user_ids is not None:
+        assert result["UserId"] == list(case.user_ids)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CORPUS_IDS)
+def test_bad_corpus_as_csv_body_gets_the_libraries_answer(api, case: BadCase):
+    data = case.path.read_bytes()
+    response = api["client"].post("/predict", content=data, headers=CSV)
+    assert api_answer(response) == library_answer(CSV_BODY, data)
+
+
+@pytest.mark.parametrize("name", ["binary_garbage.csv", "spreadsheet.csv", "empty.csv"])
+def test_bad_bytes_sent_as_json_are_422(api, name):
+    data = (BAD_DIR / name).read_bytes()
+    response = api["client"].post(
+        "/predict", content=data, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "Invalid JSON" in response.json()["detail"]
+
+
+# --- size limits ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small(api) -> TestClient:
+    """A client whose server accepts at most 10,000 bytes."""
+    return TestClient(create_app(api["root"], max_bytes=10_000))
+
+
+def assert_too_large(response, words: str = "The request") -> None:
+    assert response.status_code == 413
+    detail = response.json()["detail"]
+    assert detail.startswith(words)
+    assert "10,000 bytes" in detail and MAX_BYTES_ENV in detail
+
+
+def test_oversize_bodies_are_413_with_the_limit_and_the_fix(small, scoring):
+    big = scoring["csv"][:20_000]
+    assert_too_large(small.post("/predict", content=big, headers=CSV))
+    assert_too_large(small.post("/predict", json={"UserId": ["u" * 20_000], "Event": [], "C": []}))
+    assert_too_large(small.post("/predict", files={"file": ("big.csv", big)}))
+    assert_too_large(small.post("/train", files={"file": ("big.csv", big)}))
+
+
+def test_oversize_body_without_content_length_is_413(small, scoring):
+    def chunks():
+        for start in range(0, 30_000, 1_000):
+            yield scoring["csv"][start : start + 1_000]
+
+    assert_too_large(small.post("/predict", content=chunks(), headers=CSV))
+
+
+def test_small_gzip_that_inflates_past_the_limit_is_413(small):
+    bomb = gzip.compress(b"UserId,Event,Category\n" + b"u1,click_ad,Motor\n" * 5_000)
+    assert len(bomb) < 10_000
+    assert_too_large(small.post("/predict", content=bomb, headers=CSV), "CSV body, decompressed,")
+
+
+def test_bodies_under_the_limit_are_served(small):
+    data = b"UserId,Event,Category\n" + b"u1,click_ad,Motor\n" * 100
+    assert small.post("/predict", content=data, headers=CSV).status_code == 200
+    assert small.post("/predict", content=gzip.compress(data), headers=CSV).status_code == 200
+
+
+def test_size_limit_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(MAX_BYTES_ENV, "2000")
+    client = TestClient(create_app(tmp_path))
+    response = client.post("/predict", content=b"x" * 3_000, headers=CSV)
+    assert response.status_code == 413
+    assert "2,000 bytes" in response.json()["detail"]
+    monkeypatch.setenv(MAX_BYTES_ENV, "lots")
+    with pytest.raises(FakeusersError, match=MAX_BYTES_ENV):
+        create_app(tmp_path)
+
+
+# --- broken models ----------------------------------------------------------------------------
+
+
+def test_a_tampered_model_is_409_and_listed_as_broken(api, tmp_path):
+    client = TestClient(create_app(tmp_path))
+    log = csv_bytes(generate_log(3_000, seed=5))
+    trained = client.post("/train", files={"file": ("a.csv", log)}, data={"name": "m"})
+    assert trained.status_code == 201
+    card = ModelStore(tmp_path).card("m")
+    with open(tmp_path / "m" / card["bundle_file"], "ab") as bundle:
+        bundle.write(b"tampered")
+    with pytest.raises(FakeusersError) as err:
+        ModelStore(tmp_path).load("m")
+    response = client.post("/predict", json={"UserId": ["u"], "Event": ["e"], "Category": ["c"]})
+    assert response.status_code == 409
+    assert response.json() == {"detail": str(err.value)}
+    (tmp_path / "m" / "model.json").write_text(json.dumps({**card, "created": "never"}))
+    listed = client.get("/models").json()
+    assert listed[0]["name"] == "m" and "error" in listed[0]
+
+
+def test_a_model_trained_with_timestamps_says_it_needs_them(tmp_path):
+    client = TestClient(create_app(tmp_path))
+    log = csv_bytes(generate_log(3_000, seed=5, timestamps=True))
+    assert client.post("/train", files={"file": ("t.csv", log)}).status_code == 201
+    table = generate_log(500, seed=6, timestamps=True)
+    with_time = client.post(
+        "/predict", json=columns(table, "UserId", "Event", "Category", "Timestamp")
+    )
+    without = client.post("/predict", json=columns(table))
+    assert with_time.status_code == 200
+    assert without.status_code == 422
+    assert "trained with timestamps" in without.json()["detail"]

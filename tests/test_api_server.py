@@ -1,0 +1,179 @@
+"""The API as deployed: ``python -m fakeusers serve`` in a subprocess, spoken to over HTTP.
+
+What the test client cannot show: the command starts uvicorn, listens on 127.0.0.1 only by
+default, refuses oversize uploads over a real socket, keeps serving after bad requests and
+stops cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pyarrow.csv as pacsv
+import pytest
+
+from fakeusers.api import MAX_BYTES_ENV
+from fakeusers.demo import generate_log
+from fakeusers.models import score
+from fakeusers.reading import read_logs
+from fakeusers.store import MODELS_DIR_ENV, ModelStore
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMIT = 2_000_000
+STARTUP_SECONDS = 60
+
+
+def csv_bytes(n_events: int, seed: int) -> bytes:
+    sink = io.BytesIO()
+    pacsv.write_csv(generate_log(n_events, seed=seed), sink)
+    return sink.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """IPv4 addresses listening on ``port``, from /proc/net/tcp (hex, little-endian)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[dict]:
+    tmp = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), MAX_BYTES_ENV: str(LIMIT)}
+    env.pop(MODELS_DIR_ENV, None)
+    log = tmp / "server.log"
+    with open(log, "wb") as output:  # a file, not a pipe: a full pipe would block the server
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fakeusers", "serve", "--port", str(port)]
+            + ["--models-dir", str(tmp / "models")],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", process, log)
+        # trust_env=False: a proxy set in the environment must not intercept localhost.
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120, trust_env=False) as c:
+            yield {"client": c, "port": port, "models": tmp / "models"}
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    finally:
+        process.kill()
+    # uvicorn finishes its shutdown, then lets the signal end the process.
+    assert code in (0, -signal.SIGTERM), log.read_text()
+    assert "Application shutdown complete" in log.read_text()
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the server did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def trained(server) -> str:
+    response = server["client"].post(
+        "/train", files={"file": ("train.csv", csv_bytes(20_000, 1))}, data={"name": "live"}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["name"]
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_listens_on_localhost_only_by_default(server):
+    assert listening_addresses(server["port"]) == {"127.0.0.1"}
+
+
+def test_predict_over_http_scores_like_the_library(server, trained):
+    data = csv_bytes(10_000, 2)
+    table = generate_log(10_000, seed=2)
+    body = {c: table.column(c).to_pylist() for c in ("UserId", "Event", "Category")}
+    by_json = server["client"].post("/predict", json={**body, "cost_fp": 1, "cost_fn": 9})
+    by_csv = server["client"].post(
+        "/predict", content=data, headers={"content-type": "text/csv"}, params={"top_k": 10}
+    )
+    assert by_json.status_code == by_csv.status_code == 200
+
+    model, _ = ModelStore(server["models"]).load(trained)
+    log = read_logs(("score.csv", data))
+    expected = score(model, log)["is_fake_probability"].to_numpy()
+    for result in (by_json.json(), by_csv.json()):
+        assert result["model"] == trained
+        assert result["UserId"] == log.user_ids.tolist()
+        np.testing.assert_allclose(result["is_fake_probability"], expected, rtol=1e-12)
+    assert by_json.json()["flagged"] == (expected >= 0.1).tolist()
+    assert sum(by_csv.json()["flagged"]) == 10 and by_csv.json()["threshold"] is None
+
+
+def test_errors_over_http_are_json_and_the_server_keeps_serving(server, trained):
+    client = server["client"]
+    csv_headers = {"content-type": "text/csv"}
+    unknown = client.post("/predict", content=csv_bytes(200, 3), headers=csv_headers,
+                          params={"model": "nobody"})  # fmt: skip
+    garbage = client.post("/predict", content=bytes(range(256)) * 8, headers=csv_headers)
+    missing = client.post("/predict", files={"file": ("x.csv", b"UserId,Event\nu,click_ad\n")})
+    assert (unknown.status_code, garbage.status_code, missing.status_code) == (404, 422, 422)
+    assert "No model named 'nobody'" in unknown.json()["detail"]
+    assert garbage.json()["detail"].startswith("CSV body is a binary file")
+    assert missing.json()["detail"].startswith("x.csv has no column 'Category'")
+    assert client.get("/health").status_code == 200
+
+
+def test_oversize_uploads_are_refused_over_a_real_socket(server):
+    client = server["client"]
+    big = b"UserId,Event,Category\n" + b"u1,click_ad,Motor\n" * (LIMIT // 18 + 1_000)
+    declared = client.post("/predict", content=big, headers={"content-type": "text/csv"})
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(big), 64_000):
+            yield big[start : start + 64_000]
+
+    streamed = client.post("/predict", content=chunks(), headers={"content-type": "text/csv"})
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert f"{LIMIT:,} bytes" in response.json()["detail"]
+    assert client.get("/health").status_code == 200
+
+
+def test_serve_refuses_a_bad_size_limit_like_every_command(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), MAX_BYTES_ENV: "100MB"}
+    result = subprocess.run(
+        [sys.executable, "-m", "fakeusers", "serve", "--models-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {MAX_BYTES_ENV} is '100MB'")
+    assert "Traceback" not in result.stderr
