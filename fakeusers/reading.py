@@ -17,6 +17,7 @@ import csv
 import gzip
 import hashlib
 import os
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +53,16 @@ _MANGLED_ID = r"^[0-9](\.[0-9]+)?[eE]\+?[0-9]+$"
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
 _EXAMPLES = 5
+_SHOWN_CHARS = 40  # a value quoted in a message is cut here (a field may be megabytes long)
+_FOUND_CHARS = 200
+# Epoch values at or above this are not seconds (it is the year 5138) but a finer unit.
+_EPOCH_SECONDS_MAX = 1e11
+_EPOCH_UNITS = (("milliseconds", 1e3), ("microseconds", 1e6), ("nanoseconds", 1e9))
+_TIME_FORMATS = (
+    ("epoch seconds", pa.float64()),
+    ("ISO 8601 with a time zone", pa.timestamp("ms", tz="UTC")),
+    ("ISO 8601 without a time zone", pa.timestamp("ms")),
+)
 
 
 @dataclass
@@ -155,7 +166,7 @@ class Log:
             )
         if self.report.label_conflicts:
             n = len(self.report.label_conflicts)
-            shown = ", ".join(self.report.label_conflicts[:_EXAMPLES])
+            shown = _shown(self.report.label_conflicts[:_EXAMPLES])
             raise FakeusersError(
                 f"{names}: {n:,} users have both Fake=0 and Fake=1 rows (e.g. {shown}). "
                 "Fake is a property of the user: give all of a user's rows the same label."
@@ -275,7 +286,7 @@ def _open(source: Source) -> tuple[str, bytes]:
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError, gzip.BadGzipFile):
+        except (OSError, EOFError, zlib.error):
             raise FakeusersError(
                 f"{name} is a damaged gzip file. Compress it again or upload the plain CSV."
             ) from None
@@ -298,6 +309,11 @@ def _refuse_non_csv(name: str, data: bytes) -> None:
         raise FakeusersError(
             f"{name} is an old Excel workbook (.xls), not a CSV file. Save it as "
             "'CSV (comma-separated)' and upload that file."
+        )
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise FakeusersError(
+            f"{name} is UTF-16 text (Excel's 'Unicode Text'), not a UTF-8 CSV file. In your "
+            "spreadsheet use Save As 'CSV UTF-8 (comma-delimited)' and upload that file."
         )
     if b"\x00" in data[:_SNIFF_BYTES]:
         raise FakeusersError(
@@ -358,21 +374,37 @@ def _read_one(name: str, data: bytes, report: LoadReport) -> pa.Table:
     missing = [c for c in REQUIRED if c not in positions]
     if missing:
         found = ", ".join(f.strip() for f in fields if f.strip()) or "nothing"
+        if len(found) > _FOUND_CHARS:
+            found = found[:_FOUND_CHARS] + "..."
         cols = ", ".join(f"'{c}'" for c in missing)
         word = "column" if len(missing) == 1 else "columns"
         hint = ""
         if len(fields) == 1 and any(d in fields[0] for d in ";\t|"):
             hint = " The file may use an unusual delimiter; save it as comma-separated CSV."
+        known = {v.lower() for v in (*KNOWN_EVENTS, *KNOWN_CATEGORIES)}
+        if any(_canonical(f) in known for f in fields):
+            hint = (
+                " Its first line looks like data, not a header: add the line "
+                "UserId,Event,Category (plus Fake or Timestamp if present) at the top."
+            )
+        elif fields and fields[0].lstrip("\ufeff \t").startswith("<"):
+            hint = (
+                " It looks like a web page (HTML), not a CSV export: download the export "
+                "again, signed in, and save it as CSV."
+            )
         raise FakeusersError(
             f"{name} has no {word} {cols} (found: {found}). "
             f"Each row needs UserId, Event and Category.{hint}"
         )
     if extra:
         report.extra_columns[name] = extra
-        report.warnings.append(f"{name}: extra columns ignored: {', '.join(extra)}.")
+        report.warnings.append(f"{name}: extra columns ignored: {_shown(extra)}.")
     if delimiter != ",":
         shown = {";": "semicolons", "\t": "tabs", "|": "pipes"}[delimiter]
         report.warnings.append(f"{name} uses {shown} as the delimiter; read it that way.")
+
+    if b"\n" not in data and b"\r" not in data:
+        raise _no_rows(name)
 
     bad_rows: list[str] = []
 
@@ -416,6 +448,15 @@ def _read_one(name: str, data: bytes, report: LoadReport) -> pa.Table:
         ) from None
     if encoding == "latin-1":
         report.warnings.append(f"{name} is not UTF-8; read it as Latin-1.")
+    unclosed = _unclosed_quote(name, data, bad_rows, encoding)
+    if table.num_rows == 0 and bad_rows:
+        lines = _line_numbers(data, bad_rows[:1], encoding)
+        where = f" (line {lines[0]} is the first)" if lines else ""
+        raise FakeusersError(
+            unclosed
+            or f"{name}: no row has the header's {len(fields)} fields{where}. Check the "
+            "delimiter and the quotes, and export the log again as comma-separated CSV."
+        )
     if bad_rows:
         _drop(report, "wrong number of fields", len(bad_rows))
         lines = _line_numbers(data, bad_rows[:_EXAMPLES], encoding)
@@ -425,13 +466,34 @@ def _read_one(name: str, data: bytes, report: LoadReport) -> pa.Table:
                 f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}"
                 f"{' and more' if len(bad_rows) > len(lines) else ''}."
             )
+        if unclosed:
+            report.warnings.append(unclosed)
     if table.num_rows == 0:
-        raise FakeusersError(
-            f"{name} has a header but no rows. Export the log again with its data rows."
-        )
+        raise _no_rows(name)
     renamed = {f"c{positions[c]}": c for c in positions}
     table = table.rename_columns([renamed[c] for c in table.column_names])
     return table
+
+
+def _no_rows(name: str) -> FakeusersError:
+    return FakeusersError(
+        f"{name} has a header but no rows. Export the log again with its data rows."
+    )
+
+
+def _unclosed_quote(name: str, data: bytes, bad_rows: list[str], encoding: str) -> str | None:
+    """Explain a skipped row that swallowed several lines: a quote that was never closed."""
+    # An odd number of quotes: one was opened and never closed.
+    row = next((r for r in bad_rows if ("\n" in r or "\r" in r) and r.count('"') % 2), None)
+    if row is None:
+        return None
+    lines = _line_numbers(data, [row], encoding)
+    where = f" line {lines[0]}" if lines else ""
+    return (
+        f"{name}{where}: a quoted value starts there and is never closed, so "
+        f"{len(row.splitlines()):,} lines were read as one row and skipped. "
+        'Remove or close the stray quote (") and export the log again.'
+    )
 
 
 def _line_numbers(data: bytes, texts: list[str], encoding: str) -> list[int]:
@@ -482,7 +544,7 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
     user_codes, user_values = encoded["UserId"]
     event_codes, event_values = encoded["Event"]
     category_codes, category_values = encoded["Category"]
-    n = len(user_codes)
+    n = n_read = len(user_codes)
     keep = np.ones(n, dtype=bool)
 
     # Header rows repeated where files were concatenated.
@@ -510,16 +572,25 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
         lowered = [v.lower() for v in fake_values]
         bad = np.array([v not in _TRUE and v not in _FALSE for v in lowered])
         bad_rows = bad[fake_codes] & keep
-        if bad_rows.any():
+        blank = np.array([v == "" for v in fake_values])
+        if bad_rows.any() and (blank[fake_codes] | ~keep).all():
+            # An export template's empty Fake column: an unlabelled log, not a broken one.
+            report.warnings.append(
+                f"{', '.join(report.files)}: the Fake column is empty on every row, so the log "
+                "is read as unlabelled (it can be scored, not used for training)."
+            )
+        elif bad_rows.any():
             first = int(np.flatnonzero(bad_rows)[0])
             file_name, line = _locate(report, first)
+            value = fake_values[fake_codes[first]]
             raise FakeusersError(
-                f"{file_name} line {line}: Fake is {fake_values[fake_codes[first]]!r}, "
+                f"{file_name} line {line}: Fake is {_quote(value) if value else 'empty'}, "
                 f"but must be 0 (real user) or 1 (fake user) on every row "
                 f"({int(bad_rows.sum()):,} rows differ). Fix those values, or remove the "
                 "Fake column to score the log without labels."
             )
-        labels_raw = np.array([v in _TRUE for v in lowered], dtype=np.int8)[fake_codes]
+        else:
+            labels_raw = np.array([v in _TRUE for v in lowered], dtype=np.int8)[fake_codes]
 
     timestamps = None
     if "Timestamp" in table.column_names:
@@ -542,9 +613,12 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
         )
 
     # Renumber to the values still present; dictionary order is order of first appearance.
-    user_codes, user_values = _compact(user_codes, user_values)
-    event_codes, event_values = _compact(event_codes, event_values)
-    category_codes, category_values = _compact(category_codes, category_values)
+    rows_dropped = len(user_codes) < n_read
+    user_codes, user_values = _compact(user_codes, user_values, rows_dropped=rows_dropped)
+    event_codes, event_values = _compact(event_codes, event_values, rows_dropped=rows_dropped)
+    category_codes, category_values = _compact(
+        category_codes, category_values, rows_dropped=rows_dropped
+    )
     n_users = len(user_values)
 
     labels = None
@@ -558,7 +632,7 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
         if conflict.any():
             report.warnings.append(
                 f"{int(conflict.sum()):,} users have both Fake=0 and Fake=1 rows "
-                f"(e.g. {', '.join(report.label_conflicts[:_EXAMPLES])}); training will refuse "
+                f"(e.g. {_shown(report.label_conflicts[:_EXAMPLES])}); training will refuse "
                 "this log until each user has one label."
             )
         report.labelled = True
@@ -573,12 +647,12 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
     report.unknown_categories = [v for v in report.categories if v not in KNOWN_CATEGORIES]
     if report.unknown_events:
         report.warnings.append(
-            f"Unknown events {', '.join(report.unknown_events)}: a model trained without "
+            f"Unknown events {_shown(report.unknown_events)}: a model trained without "
             "them counts them as 'other'."
         )
     if report.unknown_categories:
         report.warnings.append(
-            f"Unknown categories {', '.join(report.unknown_categories)}: a model trained "
+            f"Unknown categories {_shown(report.unknown_categories)}: a model trained "
             "without them counts them as 'other'."
         )
     mangled = np.asarray(
@@ -616,12 +690,19 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
     )
 
 
-def _compact(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop values no row uses, keeping the dictionary's order (first appearance)."""
-    present = np.bincount(codes, minlength=len(values)) > 0
-    if present.all():
+def _compact(
+    codes: np.ndarray, values: np.ndarray, *, rows_dropped: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber to the values the remaining rows use, in order of first appearance.
+
+    The dictionary is in order of first appearance over all rows; when rows were dropped, a
+    value's first remaining row may come later, so the order is recomputed (one sort, only
+    then).
+    """
+    if not rows_dropped:
         return codes, values
-    order = np.flatnonzero(present)
+    used, first_row = np.unique(codes, return_index=True)
+    order = used[np.argsort(first_row, kind="stable")]
     remap = np.full(len(values), -1, dtype=np.int32)
     remap[order] = np.arange(len(order), dtype=np.int32)
     return remap[codes], values[order]
@@ -648,34 +729,108 @@ def _locate(report: LoadReport, row: int) -> tuple[str, int]:
 def _parse_timestamps(
     column: pa.ChunkedArray, keep: np.ndarray, report: LoadReport
 ) -> np.ndarray | None:
-    """Epoch seconds per row, or None (with a warning) when the column is unusable."""
-    values = pc.utf8_trim_whitespace(column)
-    try:
-        seconds = pc.cast(values, pa.float64())
-        return np.asarray(seconds.to_numpy(), dtype=np.float64)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    try:
-        stamps = pc.cast(values, pa.timestamp("ms", tz="UTC"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        stamps = None
-    if stamps is None:
-        try:
-            stamps = pc.cast(values, pa.timestamp("ms"))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            bad = next((v for v in values.to_pylist() if not _is_time(v)), "")
+    """Epoch seconds per row, or None (with a warning) when the column is unusable.
+
+    Only the rows in ``keep`` are parsed (a repeated header line is not a time); the others
+    get NaN.
+    """
+    rows = None if keep.all() else np.flatnonzero(keep)
+    values = pc.utf8_trim_whitespace(column if rows is None else column.take(rows))
+    if len(values) == 0:
+        return None
+    parsed = next((p for _, t in _TIME_FORMATS if (p := _cast(values, t)) is not None), None)
+    if parsed is None:
+        i, problem = _time_problem(values)
+        file_name, line = _locate(report, i if rows is None else int(rows[i]))
+        report.warnings.append(
+            f"Timestamp ignored: {file_name} line {line}: {problem}; rate and gap features are "
+            "off for this log."
+        )
+        return None
+    if pa.types.is_floating(parsed.type):
+        seconds = np.asarray(parsed.to_numpy(), dtype=np.float64)
+        odd = np.flatnonzero(~np.isfinite(seconds))
+        if len(odd):
+            i = int(odd[0])
+            file_name, line = _locate(report, i if rows is None else int(rows[i]))
             report.warnings.append(
-                f"Timestamp ignored: {bad!r} is neither ISO 8601 (2026-11-24T10:00:03Z) nor "
-                "epoch seconds; rate and gap features are off for this log."
+                f"Timestamp ignored: {file_name} line {line}: {_quote(values[i].as_py())} is "
+                "not a time; rate and gap features are off for this log."
             )
             return None
-    ms = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
-    return ms.astype(np.float64) / 1000.0
+        low = float(seconds.min())
+        if low >= _EPOCH_SECONDS_MAX:
+            unit, factor = next(
+                ((u, f) for u, f in _EPOCH_UNITS if low / f < _EPOCH_SECONDS_MAX),
+                _EPOCH_UNITS[-1],
+            )
+            seconds = seconds / factor
+            report.warnings.append(
+                f"Timestamp values are epoch {unit}, not seconds (e.g. {values[0].as_py()}); "
+                f"read them as {unit}."
+            )
+    else:
+        ms = parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        seconds = ms.astype(np.float64) / 1000.0
+    if rows is None:
+        return seconds
+    out = np.full(len(keep), np.nan)
+    out[rows] = seconds
+    return out
 
 
-def _is_time(value: str) -> bool:
+def _cast(values: pa.ChunkedArray, type_: pa.DataType) -> pa.ChunkedArray | None:
     try:
-        pc.cast(pa.array([value]), pa.timestamp("ms"))
+        return pc.cast(values, type_)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return False
-    return True
+        return None
+
+
+def _time_problem(values: pa.ChunkedArray) -> tuple[int, str]:
+    """The first timestamp that breaks the column's format, and what is wrong with it.
+
+    The format is the first value's; the column is scanned in blocks, so a bad value at the
+    end of a large log costs one pass, not a Python call per row.
+    """
+
+    def format_of(i: int) -> tuple[str, pa.DataType] | None:
+        one = values.slice(i, 1)
+        return next(((n, t) for n, t in _TIME_FORMATS if _cast(one, t) is not None), None)
+
+    first = format_of(0)
+    i = 0
+    if first is not None:
+        block = 1 << 16
+        start = next(
+            s
+            for s in range(0, len(values), block)
+            if _cast(values.slice(s, block), first[1]) is None
+        )
+        i = start + next(
+            j
+            for j in range(min(block, len(values) - start))
+            if _cast(values.slice(start + j, 1), first[1]) is None
+        )
+    value = values[i].as_py()
+    if value == "":
+        return i, "the value is empty"
+    own = format_of(i)
+    if own is None:
+        return i, (f"{_quote(value)} is neither ISO 8601 (2026-11-24T10:00:03Z) nor epoch seconds")
+    return i, (f"{_quote(value)} is {own[0]} but the first value is {first[0]}: use one format")
+
+
+def _quote(value: str) -> str:
+    """``value`` quoted for a message, cut to a readable length."""
+    if len(value) > _SHOWN_CHARS:
+        return repr(value[:_SHOWN_CHARS]) + "..."
+    return repr(value)
+
+
+def _shown(values: Sequence[str]) -> str:
+    """A few values for a message: plain when short and printable, else quoted and cut."""
+    out = [
+        v if len(v) <= _SHOWN_CHARS and v.isprintable() else _quote(v) for v in values[:_EXAMPLES]
+    ]
+    more = len(values) - _EXAMPLES
+    return ", ".join(out) + (f" and {more:,} more" if more > 0 else "")

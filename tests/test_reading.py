@@ -127,6 +127,13 @@ def test_repeated_header_rows_are_dropped_and_reported():
     assert "userid" not in [u.lower() for u in log.user_ids]
 
 
+def test_users_are_in_order_of_first_kept_row():
+    # b's first row is dropped (no Event), so a comes first.
+    log = read_text("UserId,Event,Category\nb,,Phone\na,click_ad,Phone\nb,send_sms,Motor\n")
+    assert log.user_ids.tolist() == ["a", "b"]
+    assert log.user_ids[log.user_codes].tolist() == ["a", "b"]
+
+
 def test_empty_fields_drop_rows_with_reasons():
     log = read_text("UserId,Event,Category\nu1,click_ad,Phone\n,click_ad,Phone\nu2,,Motor\n")
     assert log.report.rows == 1
