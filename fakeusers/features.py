@@ -177,12 +177,13 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     columns["event_entropy"] = _entropy(ev_counts, totals)
     columns["category_entropy"] = _entropy(cat_counts, totals)
 
-    run_start = np.flatnonzero(np.r_[True, ~same_user | (sev[1:] != sev[:-1])])
-    run_len = np.diff(np.r_[run_start, len(su)])
-    run_user = su[run_start]
-    first_run = np.flatnonzero(np.r_[True, run_user[1:] != run_user[:-1]])
     longest = np.zeros(n_users)
-    longest[run_user[first_run]] = np.maximum.reduceat(run_len, first_run)
+    if len(su):
+        run_start = np.flatnonzero(np.r_[True, ~same_user | (sev[1:] != sev[:-1])])
+        run_len = np.diff(np.r_[run_start, len(su)])
+        run_user = su[run_start]
+        first_run = np.flatnonzero(np.r_[True, run_user[1:] != run_user[:-1]])
+        longest[run_user[first_run]] = np.maximum.reduceat(run_len, first_run)
     columns["longest_event_run"] = longest
 
     if vocab.timestamps:

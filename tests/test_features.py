@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 
@@ -149,3 +150,16 @@ def test_matches_naive_pandas_on_demo_data():
 def test_group_by_user_is_a_stable_sort(n_users):
     codes = np.random.default_rng(n_users).integers(0, n_users, 200_000).astype(np.int32)
     assert np.array_equal(group_by_user(codes, n_users), np.argsort(codes, kind="stable"))
+
+
+def test_a_log_without_users_has_an_empty_feature_table():
+    log = log_of([("u", "click_ad", "Phone")])
+    empty = dataclasses.replace(
+        log,
+        user_ids=log.user_ids[:0],
+        user_codes=log.user_codes[:0],
+        event_codes=log.event_codes[:0],
+        category_codes=log.category_codes[:0],
+    )
+    X = featurize(empty, Vocabulary(KNOWN_EVENTS, KNOWN_CATEGORIES, timestamps=False))
+    assert X.shape == (0, len(Vocabulary(KNOWN_EVENTS, KNOWN_CATEGORIES, False).feature_names()))
