@@ -1,0 +1,37 @@
+"""The fakeusers dashboard: ``streamlit run app.py``.
+
+A router only: page config, the session's shared state, the navigation, and a sidebar that
+shows the active data and model on every page. The pages live in ``pages/``; the shared
+state's keys and caches in ``pages/_state.py``; the logic in ``fakeusers/``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _state as state
+
+st.set_page_config(page_title="fakeusers", page_icon=":material/policy:", layout="wide")
+for key, value in state.DEFAULTS.items():
+    st.session_state.setdefault(key, value)
+
+page = st.navigation(
+    [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+        st.Page("pages/users.py", title="Users", icon=":material/group:"),
+        st.Page("pages/model.py", title="Model", icon=":material/model_training:"),
+        st.Page("pages/decisions.py", title="Decisions", icon=":material/gavel:"),
+    ]
+)
+status = st.sidebar.container()
+try:
+    page.run()
+finally:
+    # Filled after the page ran (even when it stopped early), so a model trained or data
+    # loaded on this run shows at once.
+    with status:
+        st.caption("Data")
+        st.markdown(state.data_summary())
+        st.caption("Model")
+        st.markdown(state.model_summary())

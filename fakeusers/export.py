@@ -1,0 +1,133 @@
+"""The flagged-users list: ranked highest risk first, written as CSV that is safe in a spreadsheet.
+
+Analysts open the list in a spreadsheet. A spreadsheet runs a cell as a formula when its text
+starts with ``=``, ``+``, ``-`` or ``@`` (some also after a leading tab or carriage return),
+and user IDs and event names come from the uploaded logs, which an attacker can write: an ID
+such as ``=HYPERLINK("http://evil.example","x")`` would run on the analyst's machine. As the
+OWASP "CSV Injection" guidance recommends, every *text* cell that starts with one of those
+characters gets a leading apostrophe, which spreadsheets read as "this is text" and do not
+show. Number cells stay plain numbers, so sorting and sums still work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "COLUMNS",
+    "FORMULA_PREFIXES",
+    "flagged_table",
+    "neutralise",
+    "rank_flagged",
+    "to_csv",
+]
+
+#: Characters that make a spreadsheet treat a cell as a formula (OWASP CSV Injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+#: Columns of the flagged-users table, in order.
+COLUMNS = ("UserId", "is_fake_probability", "events", "top_reason")
+
+
+def neutralise(text: str) -> str:
+    """Return ``text`` with a leading apostrophe if a spreadsheet would run it as a formula.
+
+    Examples
+    --------
+    >>> neutralise("=1+2"), neutralise("-5"), neutralise("12345")
+    ("'=1+2", "'-5", '12345')
+    """
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def rank_flagged(p: ArrayLike, flagged: ArrayLike, order: ArrayLike | None = None) -> np.ndarray:
+    """Return the indices of the flagged users, highest probability first.
+
+    Parameters
+    ----------
+    p : array-like of float, shape (n,)
+        Probability that each user is fake.
+    flagged : array-like of bool, shape (n,)
+        Which users are flagged.
+    order : array-like of int, shape (n,), optional
+        All users by descending probability, ties in log order
+        (``numpy.argsort(-p, kind="stable")``). Pass it when it is already known, to make
+        this O(n) instead of a sort.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Indices into ``p`` of the flagged users; among equal probabilities, log order.
+
+    Examples
+    --------
+    >>> rank_flagged([0.2, 0.9, 0.5, 0.9], [False, True, True, True]).tolist()
+    [1, 3, 2]
+    """
+    p = np.asarray(p, dtype=np.float64)
+    flags = np.asarray(flagged, dtype=bool)
+    ranked = np.argsort(-p, kind="stable") if order is None else np.asarray(order)
+    return ranked[flags[ranked]]
+
+
+def flagged_table(
+    user_ids: ArrayLike,
+    p: ArrayLike,
+    n_events: ArrayLike,
+    idx: ArrayLike,
+    reasons: list[str] | None = None,
+) -> pd.DataFrame:
+    """Rows of the flagged-users table for the users ``idx``, in that order.
+
+    Parameters
+    ----------
+    user_ids, p, n_events : array-like, shape (n,)
+        Per user: ID, probability of being fake, number of events in the log.
+    idx : array-like of int
+        Which users, in display order (typically a slice of :func:`rank_flagged`).
+    reasons : list of str, optional
+        The top reason of each user of ``idx`` (see :func:`fakeusers.explain.top_reasons`).
+        Without it the table has no ``top_reason`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``UserId, is_fake_probability, events`` and, with reasons, ``top_reason``.
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    frame = pd.DataFrame(
+        {
+            "UserId": np.asarray(user_ids)[idx].astype(str),
+            "is_fake_probability": np.asarray(p, dtype=np.float64)[idx],
+            "events": np.asarray(n_events, dtype=np.int64)[idx],
+        }
+    )
+    if reasons is not None:
+        if len(reasons) != len(idx):
+            raise ValueError(f"{len(reasons)} reasons for {len(idx)} users")
+        frame["top_reason"] = pd.Series(reasons, dtype=object)
+    return frame
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    """Write a table as UTF-8 CSV (RFC 4180) with formula-like text cells neutralised.
+
+    Numeric and boolean columns are written as they are; every other column is text, and
+    each of its cells goes through :func:`neutralise`. Missing text stays empty. Lines end
+    in CRLF, so a cell holding a line break or a carriage return is always quoted and stays
+    one cell.
+
+    Examples
+    --------
+    >>> to_csv(pd.DataFrame({"UserId": ["=1+2", "7"], "p": [0.5, -1.0]})).decode()
+    "UserId,p\\r\\n'=1+2,0.5\\r\\n7,-1.0\\r\\n"
+    """
+    safe = frame.copy()
+    for name in safe.columns:
+        column = safe[name]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        safe[name] = column.map(lambda v: v if pd.isna(v) else neutralise(str(v))).astype(object)
+    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8")

@@ -1,0 +1,110 @@
+"""Users: how the population behaves, and one user up close (their events and why they score)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fakeusers import plots
+from fakeusers.errors import FakeusersError
+from pages import _state as state
+
+st.title("Users")
+loaded = state.dataset()
+if loaded is None:
+    st.info("Load a log first.")
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
+    st.stop()
+log = loaded.log
+
+scored = decision = None
+try:
+    scored = state.scores()
+except FakeusersError as exc:
+    st.warning(f"Users are not scored: {exc}", icon=":material/warning:")
+if scored is not None:
+    try:
+        decision = state.decide(scored)
+    except FakeusersError as exc:
+        st.caption(f"No decision to compare with: {exc}")
+elif state.active_model() is None:
+    st.caption("Train or load a model on the Model page to see probabilities.")
+
+ways = {}
+if log.labels is not None:
+    ways["label (real vs fake)"] = plots.Groups.from_labels(log.labels)
+if decision is not None:
+    ways["decision (flagged vs not)"] = plots.Groups.from_flags(decision.flagged)
+if ways:
+    way = st.radio("Compare users by", list(ways), horizontal=True)
+    groups = ways[way]
+else:
+    groups = plots.Groups.everyone(log.n_users)
+
+left, middle, right = st.columns(3)
+left.plotly_chart(plots.events_per_user_figure(log, groups))
+middle.plotly_chart(plots.event_mix_figure(log, groups))
+right.plotly_chart(plots.category_mix_figure(log, groups))
+
+left, right = st.columns(2)
+p = scored.p if scored is not None else None
+left.plotly_chart(plots.share_map_figure(log, p, groups))
+if scored is not None:
+    label_groups = plots.Groups.from_labels(log.labels) if log.labels is not None else None
+    threshold = decision.threshold if decision is not None else None
+    right.plotly_chart(plots.probability_histogram_figure(scored.p, label_groups, threshold))
+else:
+    right.info("The probability histogram appears once users are scored.")
+
+
+@st.fragment
+def one_user() -> None:
+    st.subheader("One user")
+    search, pick = st.columns([1, 2])
+    query = search.text_input(
+        "Search a user ID", key=state.USER_SEARCH, placeholder="part of an ID"
+    )
+    candidates = state.find_users(query, scored)
+    if candidates.size == 0:
+        st.info(f"No user ID contains {query!r}.")
+        return
+    ids = log.user_ids
+
+    def label(i: int) -> str:
+        return ids[i] if scored is None else f"{ids[i]}  ·  P(fake) {scored.p[i]:.3f}"
+
+    hint = "highest risk first" if scored is not None else "in log order"
+    user = pick.selectbox(
+        f"User ({candidates.size} shown, {hint})",
+        candidates.tolist(),
+        format_func=label,
+        key=state.USER_PICK,
+    )
+    rows = log.rows_of(ids[user])
+    cols = st.columns(4)
+    cols[0].metric("User", str(ids[user]))
+    cols[1].metric("P(fake)", "not scored" if scored is None else f"{scored.p[user]:.3f}")
+    truth = {1: "fake", 0: "real", -1: "conflicting"}
+    cols[2].metric("Label", "none" if log.labels is None else truth[int(log.labels[user])])
+    cols[3].metric("Events", f"{len(rows['Event']):,}")
+    st.plotly_chart(plots.timeline_figure(rows))
+    left, right = st.columns(2)
+    left.plotly_chart(
+        plots.user_mix_figure(rows["Event"], log.report.events, "Events vs all users")
+    )
+    right.plotly_chart(
+        plots.user_mix_figure(rows["Category"], log.report.categories, "Categories vs all users")
+    )
+    if scored is None:
+        return
+    with state.user_action("explaining this user's probability"):
+        X, contrib = state.explanations([user])
+        st.plotly_chart(plots.contributions_figure(contrib.iloc[0], X.iloc[0]))
+        how = (
+            "coefficient × standardised value: they add up to the log-odds exactly"
+            if state.active_model().model.model_type == "logistic"
+            else "change in log-odds when the feature is set to the log's typical (median) value"
+        )
+        st.caption(f"Contributions in log-odds: {how}.")
+
+
+one_user()

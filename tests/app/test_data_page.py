@@ -1,0 +1,124 @@
+"""The Data page: uploads, the demo button, the load report, and files that cannot be read."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from fakeusers import reading
+from fakeusers.demo import write_demo_csv
+from fakeusers.errors import FakeusersError
+from pages import _state as state
+from tests.app.conftest import assert_clean, click, goto, metric, new_app, train, upload
+
+
+def test_upload_shows_the_load_report_with_readable_numbers(labelled: bytes) -> None:
+    at = upload(new_app(), ("train.csv", labelled))
+    assert_clean(at)
+    report = reading.read_logs(("train.csv", labelled)).report
+    assert metric(at, "Rows") == "20,000"
+    assert metric(at, "Users") == f"{report.users:,}"
+    assert metric(at, "Fake users") == f"{report.fake_users:,}"
+    assert metric(at, "Timestamps") == "yes"
+    events, categories, preview = (d.value for d in at.dataframe)
+    assert dict(zip(events["event"], events["rows"], strict=True)) == report.events
+    assert dict(zip(categories["category"], categories["rows"], strict=True)) == report.categories
+    assert len(preview) == 20
+    assert list(preview.columns) == ["UserId", "Event", "Category", "Fake", "Timestamp"]
+
+
+def test_several_files_and_gzip_are_read_as_one_log(labelled: bytes, unlabelled: bytes) -> None:
+    at = upload(new_app(), ("a.csv", labelled), ("b.csv.gz", gzip.compress(labelled)))
+    assert_clean(at)
+    assert metric(at, "Rows") == "40,000"
+    assert "a.csv, b.csv.gz" in " ".join(m.value for m in at.markdown)
+
+
+def test_unlabelled_log_is_marked_for_scoring_not_training(unlabelled: bytes) -> None:
+    at = upload(new_app(), ("new.csv", unlabelled))
+    assert metric(at, "Fake users") == "unlabelled"
+    goto(at, "model")
+    assert_clean(at)
+    assert "Train model" not in [b.label for b in at.button]
+    assert any("no Fake column" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"UserId,Event\n1,click_ad\n",
+        b"PK\x03\x04 this is a spreadsheet",
+        b"",
+    ],
+    ids=["missing column", "xlsx", "empty"],
+)
+def test_bad_upload_shows_the_library_message_and_keeps_data_and_model(
+    labelled: bytes, bad: bytes
+) -> None:
+    with pytest.raises(FakeusersError) as expected:
+        reading.read_logs(("bad.csv", bad))
+    at = upload(new_app(), ("train.csv", labelled))
+    train(at)
+    before_data = at.session_state[state.DATASET]
+    before_model = at.session_state[state.MODEL]
+
+    upload(at, ("bad.csv", bad))
+    assert not at.exception
+    assert [e.value for e in at.error] == [str(expected.value)]
+    assert at.session_state[state.DATASET] is before_data
+    assert at.session_state[state.MODEL] is before_model
+    assert metric(at, "Rows") == "20,000", "the previous load report stays on screen"
+
+    goto(at, "decisions")  # and the app keeps working
+    assert_clean(at)
+    assert metric(at, "Users flagged")
+
+
+def test_unexpected_failure_is_a_friendly_message_not_a_traceback(
+    labelled: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(sources):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(reading, "read_logs", broken)
+    at = upload(new_app(), ("train.csv", labelled))
+    assert not at.exception
+    (error,) = at.error
+    assert "Something unexpected went wrong while reading the uploaded logs" in error.value
+    assert "disk on fire" in error.value
+    assert "Traceback" not in error.value
+
+
+def test_demo_button_loads_the_demo_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo = write_demo_csv(tmp_path / "demo.csv", n_events=5_000, timestamps=True)
+    monkeypatch.setattr(state, "DEMO_CSV", demo)
+    at = click(goto(new_app(), "data"), "Load demo data")
+    assert_clean(at)
+    assert metric(at, "Rows") == "5,000"
+    assert "demo.csv" in " ".join(m.value for m in at.markdown)
+
+
+def test_missing_demo_file_says_how_to_create_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state, "DEMO_CSV", tmp_path / "nowhere" / "demo.csv")
+    at = click(goto(new_app(), "data"), "Load demo data")
+    assert not at.exception
+    (error,) = at.error
+    assert "python -m fakeusers demo-data data/demo.csv --timestamps" in error.value
+
+
+def test_same_upload_is_read_once(labelled: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    original = reading.read_logs
+    monkeypatch.setattr(reading, "read_logs", lambda s: calls.append(1) or original(s))
+    at = upload(new_app(), ("train.csv", labelled))
+    at.run()
+    goto(at, "users")
+    goto(at, "data")
+    assert len(calls) == 1
+    other = upload(new_app(), ("train.csv", labelled))  # another session, same bytes: cached
+    assert metric(other, "Rows") == "20,000"
+    assert len(calls) == 1

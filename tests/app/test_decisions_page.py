@@ -1,0 +1,221 @@
+"""The Decisions page: costs, threshold, top-K, metrics, the flagged table and its download."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from fakeusers import export, features, models, reading
+from pages import _state as state
+from tests.app.conftest import (
+    assert_clean,
+    csv_bytes,
+    fake_user_ids,
+    goto,
+    metric,
+    new_app,
+    train,
+    upload,
+)
+
+
+def decisions_page(labelled: bytes, scored_log: bytes | None = None):
+    at = train(upload(new_app(), ("train.csv", labelled)))
+    if scored_log is not None:
+        upload(at, ("new.csv", scored_log))
+    return goto(at, "decisions")
+
+
+def set_costs(at, m: float, f: float):
+    at.number_input(key=state.COST_FP_INPUT).set_value(m)
+    at.number_input(key=state.COST_FN_INPUT).set_value(f)
+    return at.run()
+
+
+def test_cost_inputs_have_the_agreed_labels(labelled: bytes) -> None:
+    at = decisions_page(labelled)
+    labels = [n.label for n in at.number_input]
+    assert "Cost of blocking a real user (M)" in labels
+    assert "Cost of missing a fake user (F)" in labels
+
+
+def test_costs_set_the_threshold_and_the_flags(labelled: bytes, labelled_other: bytes) -> None:
+    at = set_costs(decisions_page(labelled, labelled_other), 1, 9)
+    assert_clean(at)
+    assert metric(at, "Threshold M/(M+F)") == "0.1"
+    scores = at.session_state[state.SCORES][1]
+    flagged = scores.p >= 0.1
+    assert metric(at, "Users flagged") == f"{flagged.sum():,}"
+    y = scores.y.astype(bool)
+    assert metric(at, "Precision") == f"{(y & flagged).sum() / flagged.sum():.1%}"
+    assert metric(at, "Recall") == f"{(y & flagged).sum() / y.sum():.1%}"
+    realised = 1 * (flagged & ~y).sum() + 9 * (~flagged & y).sum()
+    assert metric(at, "Realised cost") == f"{realised:,.2f}"
+
+    at = set_costs(at, 3, 1)
+    assert metric(at, "Threshold M/(M+F)") == "0.75"
+    assert metric(at, "Users flagged") == f"{(scores.p >= 0.75).sum():,}"
+
+
+def test_slider_and_number_input_stay_in_sync(labelled: bytes) -> None:
+    at = decisions_page(labelled)
+    at.slider(key=state.COST_FN_SLIDER).set_value(19.0).run()
+    assert at.number_input(key=state.COST_FN_INPUT).value == 19.0
+    assert metric(at, "Threshold M/(M+F)") == "0.05"
+    at.number_input(key=state.COST_FP_INPUT).set_value(5.0).run()
+    assert at.slider(key=state.COST_FP_SLIDER).value == 5.0
+
+
+def test_costs_survive_leaving_the_page(labelled: bytes) -> None:
+    at = set_costs(decisions_page(labelled), 1, 9)
+    goto(at, "users")
+    goto(at, "decisions")
+    assert at.number_input(key=state.COST_FN_INPUT).value == 9.0
+    assert metric(at, "Threshold M/(M+F)") == "0.1"
+
+
+def test_both_costs_zero_is_explained_not_crashed(labelled: bytes) -> None:
+    at = set_costs(decisions_page(labelled), 0, 0)
+    assert not at.exception
+    (error,) = at.error
+    assert "Both costs are zero" in error.value
+
+
+def test_review_capacity_mode_flags_exactly_k_users(labelled: bytes) -> None:
+    at = decisions_page(labelled)
+    at.radio(key=state.RULE_INPUT).set_value(state.RULE_TOP_K).run()
+    at.number_input(key=state.TOP_K_INPUT).set_value(10).run()
+    assert_clean(at)
+    assert metric(at, "Users flagged") == "10"
+    scores = at.session_state[state.SCORES][1]
+    tenth = np.sort(scores.p)[::-1][9]
+    assert metric(at, "Lowest flagged P(fake)") == f"{tenth:.4g}"
+    table = at.dataframe[0].value
+    assert len(table) == 10
+    assert table["is_fake_probability"].is_monotonic_decreasing
+
+
+def test_flagged_table_is_paged_highest_risk_first(labelled: bytes) -> None:
+    at = set_costs(decisions_page(labelled), 1, 1000)  # a low threshold flags many users
+    scores = at.session_state[state.SCORES][1]
+    n = int((scores.p >= 1 / 1001).sum())
+    assert n > 100
+    first = at.dataframe[0].value
+    assert len(first) == 100
+    assert first["is_fake_probability"].is_monotonic_decreasing
+    assert first["top_reason"].str.len().gt(0).all()
+    at.number_input(key=state.TABLE_PAGE).set_value(2).run()
+    second = at.dataframe[0].value
+    assert len(second) == min(100, n - 100)
+    assert second["is_fake_probability"].iloc[0] <= first["is_fake_probability"].iloc[-1]
+
+
+def read_download(downloads: list[dict]) -> list[dict]:
+    latest = downloads[-1]
+    assert latest["file_name"] == "flagged_users.csv"
+    assert latest["mime"] == "text/csv"
+    return list(csv.DictReader(io.StringIO(latest["data"]().decode("utf-8"), newline="")))
+
+
+def test_download_holds_every_flagged_user_highest_risk_first(
+    labelled: bytes, labelled_other: bytes, downloads: list[dict]
+) -> None:
+    at = set_costs(decisions_page(labelled, labelled_other), 1, 9)
+    rows = read_download(downloads)
+    assert list(rows[0]) == list(export.COLUMNS)
+    p = [float(r["is_fake_probability"]) for r in rows]
+    assert len(rows) == int(metric(at, "Users flagged").replace(",", ""))
+    assert min(p) >= 0.1
+    assert p == sorted(p, reverse=True)
+    assert all(int(r["events"]) >= 1 for r in rows)
+    assert all(r["top_reason"] for r in rows)
+
+
+def test_download_neutralises_formulas_in_user_ids(labelled: bytes, downloads: list[dict]) -> None:
+    evil = dict(
+        zip(
+            fake_user_ids(20_000, seed=4, how_many=4),
+            ['=HYPERLINK("http://x","y")', "+1-2", "-3", "@SUM(A1)"],
+            strict=True,
+        )
+    )
+    at = decisions_page(labelled, csv_bytes(seed=4, rename=evil))
+    at.radio(key=state.RULE_INPUT).set_value(state.RULE_TOP_K).run()
+    at.number_input(key=state.TOP_K_INPUT).set_value(1_000_000).run()  # everyone
+    ids = {r["UserId"] for r in read_download(downloads)}
+    for bad in evil.values():
+        assert "'" + bad in ids
+        assert bad not in ids
+
+
+def test_cost_change_never_rereads_refeaturizes_or_rescores(
+    labelled: bytes, labelled_other: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring happens once per (data, model); a cost change reruns only threshold math.
+
+    Explanations featurize the few users newly shown in the table (at most a page), never
+    the log: calls are counted when they cover the whole log.
+    """
+    calls = {"read_logs": 0, "score": 0, "featurize_log": 0}
+    whole_log_users = reading.read_logs(("new.csv", labelled_other)).n_users
+
+    def counting(name, function, whole_log=False):
+        def wrapper(*args, **kwargs):
+            if not whole_log or args[0].n_users == whole_log_users:
+                calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(reading, "read_logs", counting("read_logs", reading.read_logs))
+    monkeypatch.setattr(models, "score", counting("score", models.score))
+    featurize = counting("featurize_log", features.featurize, whole_log=True)
+    for module in ("fakeusers.features", "fakeusers.models", "fakeusers.explain"):
+        monkeypatch.setattr(f"{module}.featurize", featurize)
+
+    at = decisions_page(labelled, labelled_other)
+    assert_clean(at)
+    assert calls == {"read_logs": 2, "score": 1, "featurize_log": 1}
+    before = dict(calls)
+
+    set_costs(at, 1, 9)
+    set_costs(at, 2, 3)
+    at.radio(key=state.RULE_INPUT).set_value(state.RULE_TOP_K).run()
+    at.number_input(key=state.TOP_K_INPUT).set_value(25).run()
+    goto(at, "users")  # the Users page shares the same scores
+    goto(at, "decisions")
+    assert_clean(at)
+    assert metric(at, "Users flagged") == "25"
+    assert calls == before
+
+
+def test_unlabelled_log_is_scored_with_expected_costs_only(
+    labelled: bytes, unlabelled: bytes, downloads: list[dict]
+) -> None:
+    at = set_costs(decisions_page(labelled, unlabelled), 1, 9)
+    assert_clean(at)
+    labels = [m.label for m in at.metric]
+    assert "Expected cost" in labels
+    assert "Precision" not in labels and "Realised cost" not in labels
+    scores = at.session_state[state.SCORES][1]
+    assert scores.y is None and not scores.out_of_fold
+    assert metric(at, "Users flagged") == f"{(scores.p >= 0.1).sum():,}"
+    assert len(read_download(downloads)) == (scores.p >= 0.1).sum()
+    goto(at, "users")
+    assert_clean(at)
+    assert at.radio[0].options == ["decision (flagged vs not)"]
+
+
+def test_model_that_cannot_score_the_log_says_why(labelled: bytes) -> None:
+    no_time = csv_bytes(seed=5, labelled=False, timestamps=False)
+    at = decisions_page(labelled, no_time)  # the model was trained with timestamps
+    assert not at.exception
+    (error,) = at.error
+    assert "trained with timestamps" in error.value
+    goto(at, "users")
+    assert not at.exception
+    assert any("Users are not scored" in w.value for w in at.warning)
+    assert at.get("plotly_chart"), "the population views still show"
