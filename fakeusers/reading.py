@@ -623,7 +623,7 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
 
     labels = None
     if labels_raw is not None:
-        ones = np.bincount(user_codes, weights=labels_raw, minlength=n_users)
+        ones = np.bincount(user_codes[labels_raw.astype(bool)], minlength=n_users)
         rows = np.bincount(user_codes, minlength=n_users)
         labels = (ones > 0).astype(np.int8)
         conflict = (ones > 0) & (ones < rows)
