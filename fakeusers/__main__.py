@@ -296,7 +296,7 @@ def _cost(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fakeusers.models import DEFAULT_MODEL, MODEL_TYPES
+    from fakeusers import DEFAULT_MODEL, MODEL_TYPES
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

@@ -27,6 +27,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from fakeusers import DEFAULT_MODEL, MODEL_TYPES
 from fakeusers.errors import FakeusersError
 from fakeusers.features import Vocabulary, featurize
 from fakeusers.reading import Log
@@ -42,8 +43,6 @@ __all__ = [
     "train",
 ]
 
-MODEL_TYPES = ("logistic", "boosting")
-DEFAULT_MODEL = "logistic"
 MIN_USERS_PER_CLASS = 5
 N_FOLDS = 5
 
