@@ -107,7 +107,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     log = read_logs(args.logs)
     for line in log.report.summary_lines():
         _progress(line)
-    model = train(log, args.model, random_state=args.seed, progress=_progress)
+    model = train(
+        log,
+        args.model,
+        random_state=args.seed,
+        use_timestamps=not args.ignore_timestamps,
+        progress=_progress,
+    )
     store.save(name, model, model.card())
     cv = model.cv
     print(f"Model '{name}' ({args.model}) saved in {store.root / name}.")
@@ -315,6 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="model name (default: TYPE-DATE-TIME)")
     p.add_argument("--model", choices=MODEL_TYPES, default=DEFAULT_MODEL, help="model type")
     p.add_argument("--seed", type=int, default=0, help="random seed for folds and boosting")
+    p.add_argument(
+        "--ignore-timestamps",
+        action="store_true",
+        help="do not use Timestamp features, so the model can score logs without timestamps",
+    )
     p.set_defaults(func=cmd_train)
 
     def decision_options(p: argparse.ArgumentParser) -> None:

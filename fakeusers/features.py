@@ -135,7 +135,8 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     if vocab.timestamps and log.timestamps is None:
         raise FakeusersError(
             f"{', '.join(log.report.files)} has no usable Timestamp column, but this model was "
-            "trained with timestamps. Use a log with timestamps, or a model trained without."
+            "trained with timestamps. Use a log with timestamps, or a model trained without them "
+            "(python -m fakeusers train LOGS --ignore-timestamps)."
         )
     n_users = log.n_users
     u = log.user_codes

@@ -14,6 +14,7 @@ reliability table from the out-of-fold probabilities, then fits on all users.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -206,6 +207,7 @@ def train(
     model_type: str = DEFAULT_MODEL,
     *,
     random_state: int = 0,
+    use_timestamps: bool = True,
     progress: Progress | None = None,
 ) -> TrainedModel:
     """Cross-validate and fit a model on a labelled log.
@@ -217,6 +219,9 @@ def train(
     model_type : {"logistic", "boosting"}
     random_state : int
         Seeds the folds and the boosting, so training is reproducible.
+    use_timestamps : bool
+        Use the timestamp features when the log has timestamps. A model that uses them can
+        only score logs with timestamps; pass False to train one that scores any log.
     progress : callable, optional
         Called with short messages as training goes (the CLI prints them on stderr).
 
@@ -236,6 +241,8 @@ def train(
         )
     _say(progress, f"Computing features for {log.n_users:,} users ...")
     vocabulary = Vocabulary.from_log(log)
+    if not use_timestamps:
+        vocabulary = dataclasses.replace(vocabulary, timestamps=False)
     X = featurize(log, vocabulary)
     folds = StratifiedKFold(n_splits=N_FOLDS, shuffle=True, random_state=random_state)
     _say(progress, f"Cross-validating {model_type} ({N_FOLDS} folds by user) ...")

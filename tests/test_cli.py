@@ -185,3 +185,18 @@ def test_bad_arguments_are_usage_errors():
     assert r.returncode == 2 and "Traceback" not in r.stderr
     r = run("demo-data", "x.csv", "--events", "lots")
     assert r.returncode == 2 and "not a whole number" in r.stderr
+
+
+def test_a_model_trained_without_timestamps_scores_logs_without_them(workspace, tmp_path):
+    store = ["--models-dir", str(tmp_path)]
+    timed = workspace["score"]  # has timestamps
+    plain = workspace["train"]  # has none
+    assert run("train", str(timed), "--name", "timed", *store).returncode == 0
+    out = tmp_path / "o.csv"
+    assert_clean_error(
+        run("predict", str(plain), str(out), "--model", "timed", *store), "trained with timestamps"
+    )
+    r = run("train", str(timed), "--name", "untimed", "--ignore-timestamps", *store)
+    assert r.returncode == 0, r.stderr
+    r = run("predict", str(plain), str(out), "--model", "untimed", *store)
+    assert r.returncode == 0, r.stderr
