@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NoReturn
 
 from fakeusers.errors import FakeusersError
 
@@ -42,6 +43,7 @@ def _model_name(store, requested: str | None) -> str:
             f"No models in {store.root}. Train one first: "
             "python -m fakeusers train LOGS.csv --name NAME"
         )
+    _progress(f"Using model '{name}', the newest in {store.root} (choose one with --model).")
     return name
 
 
@@ -103,6 +105,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     name = validate_name(args.name or f"{args.model}-{time.strftime('%Y%m%d-%H%M%S')}")
     store = _store(args)
+    if store.exists(name) and not args.replace:
+        raise FakeusersError(
+            f"Model '{name}' already exists in {store.root}. Choose another --name, or add "
+            "--replace to overwrite it."
+        )
     _progress(f"Reading {', '.join(args.logs)} ...")
     log = read_logs(args.logs)
     for line in log.report.summary_lines():
@@ -291,6 +298,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _event_count(text: str) -> int:
+    value = _positive_int(text)
+    if not 100 <= value <= 100_000_000:
+        raise argparse.ArgumentTypeError(f"{value:,} is out of range; give 100 to 100,000,000")
+    return value
+
+
 def _cost(text: str) -> float:
     try:
         value = float(text)
@@ -299,6 +313,13 @@ def _cost(text: str) -> float:
     if not (value >= 0 and value != float("inf")):
         raise argparse.ArgumentTypeError(f"{text} is not a cost; give 0 or a positive amount")
     return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``error:`` line with where to find help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see: {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the model store (default: $FAKEUSERS_MODELS_DIR, else ./models)",
     )
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m fakeusers",
         description="Find the fake users in click logs and decide, in money, whom to block.",
     )
@@ -319,7 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common], help="train a model on labelled logs")
     p.add_argument("logs", nargs="+", metavar="LOGS", help="labelled log CSVs (with Fake)")
     p.add_argument("--name", help="model name (default: TYPE-DATE-TIME)")
-    p.add_argument("--model", choices=MODEL_TYPES, default=DEFAULT_MODEL, help="model type")
+    p.add_argument(
+        "--replace", action="store_true", help="overwrite a model that has the same name"
+    )
+    p.add_argument(
+        "--model",
+        choices=MODEL_TYPES,
+        default=DEFAULT_MODEL,
+        help=f"model type (default: {DEFAULT_MODEL})",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed for folds and boosting")
     p.add_argument(
         "--ignore-timestamps",
@@ -330,33 +359,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     def decision_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", help="model name (default: the newest in the store)")
-        p.add_argument("--cost-fp", type=_cost, metavar="M", help="cost of blocking a real user")
-        p.add_argument("--cost-fn", type=_cost, metavar="F", help="cost of missing a fake user")
         p.add_argument(
-            "--top-k", type=_positive_int, metavar="K", help="flag the K riskiest users instead"
+            "--cost-fp",
+            type=_cost,
+            metavar="M",
+            help="cost of blocking a real user; give it with --cost-fn: flags p >= M/(M+F)",
+        )
+        p.add_argument(
+            "--cost-fn",
+            type=_cost,
+            metavar="F",
+            help="cost of missing a fake user (with --cost-fp)",
+        )
+        p.add_argument(
+            "--top-k",
+            type=_positive_int,
+            metavar="K",
+            help="flag the K riskiest users instead of using costs",
         )
 
     p = sub.add_parser(
         "predict",
         parents=[common],
         help="score logs: writes UserId,is_fake_probability[,flagged]",
+        usage="python -m fakeusers predict LOGS... OUTPUT.csv [options]",
     )
-    p.add_argument("paths", nargs="+", metavar="LOGS... OUTPUT.csv", help="input logs, then output")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="FILE",
+        help="one or more input logs (.csv, .csv.gz), then the output file (.csv)",
+    )
     decision_options(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", parents=[common], help="metrics of a model on labelled logs")
-    p.add_argument("logs", nargs="+", metavar="LOGS")
+    p.add_argument("logs", nargs="+", metavar="LOGS", help="labelled logs (with a Fake column)")
     decision_options(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("models", parents=[common], help="list the model store")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("demo-data", parents=[common], help="write a synthetic labelled log")
-    p.add_argument("output", metavar="OUTPUT.csv")
-    p.add_argument("--events", type=_positive_int, default=100_000, help="rows (default 100000)")
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("demo-data", help="write a synthetic labelled log")
+    p.add_argument("output", metavar="OUTPUT.csv", help="where to write it (.csv or .csv.gz)")
+    p.add_argument(
+        "--events",
+        type=_event_count,
+        default=100_000,
+        help="rows, 100 to 100,000,000 (default 100000)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--timestamps", action="store_true", help="add a Timestamp column")
     p.set_defaults(func=cmd_demo_data)
 

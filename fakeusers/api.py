@@ -364,7 +364,7 @@ class _Models:
         return name, bundle
 
     def exists(self, name: str) -> bool:
-        return (self.store.root / name).exists()
+        return self.store.exists(name)
 
     def save(self, name: str, model: TrainedModel) -> dict[str, Any]:
         try:

@@ -350,6 +350,10 @@ class ModelStore:
         entries.sort(key=_created, reverse=True)
         return entries
 
+    def exists(self, name: str) -> bool:
+        """Whether a model (usable or not) is stored under ``name``."""
+        return (self.root / validate_name(name) / _CARD_FILE).exists()
+
     def newest(self) -> str | None:
         """Return the name of the most recently created model that can be loaded.
 

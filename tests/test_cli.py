@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -200,3 +201,27 @@ def test_a_model_trained_without_timestamps_scores_logs_without_them(workspace, 
     assert r.returncode == 0, r.stderr
     r = run("predict", str(plain), str(out), "--model", "untimed", *store)
     assert r.returncode == 0, r.stderr
+
+
+def test_training_never_overwrites_a_model_silently(workspace, tmp_path):
+    store = ["--models-dir", str(tmp_path)]
+    log = str(workspace["train"])
+    assert run("train", log, "--name", "june", *store).returncode == 0
+    created = json.loads((tmp_path / "june" / "model.json").read_text())["created"]
+    assert_clean_error(run("train", log, "--name", "june", *store), "already exists", "--replace")
+    assert json.loads((tmp_path / "june" / "model.json").read_text())["created"] == created
+    r = run("train", log, "--name", "june", "--replace", *store)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "june" / "model.json").read_text())["created"] != created
+
+
+def test_usage_errors_are_one_line_too():
+    r = run("predict", "in.csv", "out.csv", "--cost-fp", "-1", "--cost-fn", "1")
+    assert_clean_error(r, "--cost-fp", "not a cost", "--help")
+    assert_clean_error(run("demo-data", "x.csv", "--events", "0"), "100 to 100,000,000")
+
+
+def test_the_default_model_is_named(workspace, tmp_path):
+    out = tmp_path / "o.csv"
+    r = run("predict", str(workspace["score"]), str(out), "--models-dir", str(workspace["store"]))
+    assert r.returncode == 0 and "Using model 'first', the newest" in r.stderr
