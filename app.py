@@ -24,14 +24,19 @@ page = st.navigation(
         st.Page("pages/decisions.py", title="Decisions", icon=":material/gavel:"),
     ]
 )
-status = st.sidebar.container()
-try:
-    page.run()
-finally:
-    # Filled after the page ran (even when it stopped early), so a model trained or data
-    # loaded on this run shows at once.
-    with status:
+status = st.sidebar.empty()
+
+
+def show_status() -> None:
+    with status.container():
         st.caption("Data")
         st.markdown(state.data_summary())
         st.caption("Model")
         st.markdown(state.model_summary())
+
+
+# Filled before the page runs, because a page that stops early (st.stop) ends the run at
+# once; and again after it returns, so data loaded or a model trained on this run shows.
+show_status()
+page.run()
+show_status()

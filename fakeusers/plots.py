@@ -376,25 +376,44 @@ def reliability_figure(y: ArrayLike, p: ArrayLike, bins: int = 10) -> go.Figure:
     )
 
 
-def importance_figure(importance: pd.Series, title: str, top: int = 15) -> go.Figure:
-    """Horizontal bars of the ``top`` largest values, largest on top."""
+def _feature_label(feature: str) -> str:
+    """A feature's name as the explanations write it (``describe`` without the value)."""
+    return describe(feature, np.nan).removesuffix(" missing")
+
+
+def importance_figure(
+    importance: pd.Series, title: str, x_title: str | None = None, top: int = 15
+) -> go.Figure:
+    """Horizontal bars of the ``top`` largest values, largest on top, features by name."""
     shown = importance.sort_values(key=np.abs, ascending=False).head(top)[::-1]
     fig = go.Figure(
         go.Bar(
             x=shown.to_numpy(),
-            y=[str(name) for name in shown.index],
+            y=[_feature_label(str(name)) for name in shown.index],
             orientation="h",
             marker_color=[_FAKE if v > 0 else _REAL for v in shown.to_numpy()],
-            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+            customdata=[str(name) for name in shown.index],
+            hovertemplate="%{y} (%{customdata}): %{x:.3f}<extra></extra>",
         )
     )
-    return _layout(fig, title, height=max(_HEIGHT, 26 * len(shown) + 80), showlegend=False)
+    return _layout(
+        fig,
+        title,
+        xaxis_title=x_title,
+        height=max(_HEIGHT, 26 * len(shown) + 80),
+        showlegend=False,
+    )
 
 
 def _at_thresholds(curve: CostCurve, costs: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Cost of flagging ``p >= g`` for each ``g`` of ``grid`` (thresholds are descending)."""
     idx = np.searchsorted(-curve.thresholds, -grid, side="right") - 1
     return costs[np.clip(idx, 0, costs.size - 1)]
+
+
+def _x_anchor(x: float) -> str:
+    """Anchor a label on the side of ``x`` that keeps its text inside the plot."""
+    return "left" if x < 0.5 else "right"
 
 
 def cost_curve_figure(
@@ -409,54 +428,79 @@ def cost_curve_figure(
     The curve is evaluated exactly at :data:`_CURVE_POINTS` thresholds between 0 and 1, so
     its size does not grow with the number of users. The current threshold and the optimum
     (exact, from :meth:`CostCurve.optimum`) are marked.
+
+    The cost axis stops at three times the larger of the lowest cost and the current
+    threshold's cost (or at the highest cost, if lower): flagging everyone or nobody usually
+    costs far more than anything sensible, and an axis scaled to that flattens the region
+    where the decision is made. Plotly's "Autoscale" shows the whole curve.
     """
     grid = np.linspace(0.0, 1.0, _CURVE_POINTS)
     fig = go.Figure()
-    expected = curve.expected_costs(cost_fp, cost_fn)
-    # Flagging everyone (threshold 0) usually costs far more than anything sensible and
-    # would flatten the curve: the axis shows up to the cost of flagging nobody, or twice
-    # the lowest cost, whichever is higher.
-    nobody = [expected[0]]
+    shown = [curve.expected_costs(cost_fp, cost_fn)]
     fig.add_scatter(
         x=grid,
-        y=_at_thresholds(curve, expected, grid),
+        y=_at_thresholds(curve, shown[0], grid),
         mode="lines",
         name="expected cost",
         line={"color": _ACCENT, "width": 2, "shape": "hv"},
     )
     if curve.fp is not None:
-        realised = curve.realised_costs(cost_fp, cost_fn)
-        nobody.append(realised[0])
+        shown.append(curve.realised_costs(cost_fp, cost_fn))
         fig.add_scatter(
             x=grid,
-            y=_at_thresholds(curve, realised, grid),
+            y=_at_thresholds(curve, shown[1], grid),
             mode="lines",
             name="realised cost (labels)",
             line={"color": _FAKE, "width": 2, "shape": "hv"},
         )
-    lowest = min(nobody) if optimum is None else optimum[1]
+    highest = max(float(np.max(trace.y)) for trace in fig.data)
+    marked = [] if optimum is None else [optimum[1]]
+    if threshold is not None:
+        marked += [float(_at_thresholds(curve, c, np.array([threshold]))[0]) for c in shown]
+    focus = 3 * max(marked, default=0.0)
+    # Headroom above the focus so that the labels at the top do not cover the curve.
+    upper = 1.15 * max(min(highest, focus) if focus > 0 else highest, 1e-9)
     if optimum is not None:
+        x = min(optimum[0], 1.0)
         fig.add_scatter(
-            x=[min(optimum[0], 1.0)],
+            x=[x],
             y=[optimum[1]],
-            mode="markers+text",
+            mode="markers",
             marker={"color": "#222", "size": 11, "symbol": "star"},
-            text=[f"optimum {optimum[0]:.3g}"],
-            textposition="top center",
             name="lowest cost",
+            hovertemplate="lowest cost %{y:,.2f} at threshold %{x:.3g}<extra></extra>",
+        )
+        # Below the star, where the curve it minimises cannot be, unless the star is too
+        # close to the axis; the current threshold's label is at the top: they never overlap.
+        below = optimum[1] > upper / 6
+        fig.add_annotation(
+            x=x,
+            y=optimum[1],
+            text=f"optimum {optimum[0]:.3g}",
+            showarrow=False,
+            xanchor=_x_anchor(x),
+            yanchor="top" if below else "bottom",
+            yshift=-8 if below else 8,
+            bgcolor="rgba(255,255,255,0.8)",
         )
     if threshold is not None:
-        fig.add_vline(
+        fig.add_vline(x=threshold, line={"color": "#222", "dash": "dash", "width": 2})
+        fig.add_annotation(
             x=threshold,
-            line={"color": "#222", "dash": "dash", "width": 2},
-            annotation_text=f"current {threshold:.3g}",
-            annotation_position="top right",
+            y=1,
+            yref="paper",
+            text=f"current {threshold:.3g}",
+            showarrow=False,
+            xanchor=_x_anchor(threshold),
+            yanchor="top",
+            xshift=4 if _x_anchor(threshold) == "left" else -4,
+            bgcolor="rgba(255,255,255,0.8)",
         )
     return _layout(
         fig,
         "Cost of each threshold",
         xaxis={"title": "threshold: flag users with P(fake) ≥ this", "range": [0, 1]},
-        yaxis={"title": "cost", "range": [0, 1.1 * max(*nobody, 2 * lowest, 1e-9)]},
+        yaxis={"title": "cost", "range": [0, upper]},
     )
 
 

@@ -17,11 +17,12 @@ level: every browser session has its own state.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,9 @@ USER_SEARCH = "user_search"
 USER_PICK = "user_pick"
 MODEL_PICK = "model_pick"
 MODEL_NAME = "model_name"
+REPLACE_MODEL = "replace_model"
+REPLACE_CONFIRMS = "replace_confirms"  # the model name that REPLACE_MODEL's tick is for
+USE_TIMESTAMPS = "use_timestamps"
 
 RULE_COSTS = "Costs: flag when P(fake) ≥ M/(M+F)"
 RULE_TOP_K = "Review capacity (top K users)"
@@ -269,25 +273,52 @@ def data_summary() -> str:
 # Models --------------------------------------------------------------------------------------
 
 
-def train(model_type: str, progress: Callable[[str], None]) -> ActiveModel:
-    """Train on the loaded log and make the new model active (not yet saved)."""
+def train(
+    model_type: str, progress: Callable[[str], None], *, use_timestamps: bool = True
+) -> ActiveModel:
+    """Train on the loaded log and make the new model active (not yet saved).
+
+    With ``use_timestamps=False`` the model ignores the log's timestamps, so it can also
+    score logs that have none.
+    """
     loaded = dataset()
     if loaded is None:
         raise FakeusersError("Load a labelled log on the Data page first.")
-    model = models.train(loaded.log, model_type, progress=progress)
+    model = models.train(loaded.log, model_type, use_timestamps=use_timestamps, progress=progress)
     trained = ActiveModel(model, key=f"session:{uuid.uuid4().hex}")
     st.session_state[MODEL] = trained
     st.session_state.pop(MODEL_NAME, None)  # propose a fresh name for the new model
     return trained
 
 
-def save(name: str) -> dict:
-    """Save the active model in the store under ``name``; returns its card."""
+def name_taken(name: str) -> bool:
+    """Whether the store already holds a model called ``name``.
+
+    False for a name the store refuses: saving under it then says why.
+    """
+    try:
+        return store.ModelStore().exists(name)
+    except FakeusersError:
+        return False
+
+
+def save(name: str, *, replace: bool = False) -> dict:
+    """Save the active model in the store under ``name``; returns its card.
+
+    The store is shared between analysts, so an existing model of that name is replaced only
+    with ``replace=True``.
+    """
     current = active_model()
     if current is None:
         raise FakeusersError("Train or load a model first.")
-    card = store.ModelStore().save(name, current.model, current.model.card())
-    st.session_state[MODEL] = replace(current, name=name)
+    model_store = store.ModelStore()
+    if not replace and model_store.exists(name):
+        raise FakeusersError(
+            f"A model named '{name}' is already in {model_store.root}. Choose another name, "
+            "or tick 'Replace the existing model'."
+        )
+    card = model_store.save(name, current.model, current.model.card())
+    st.session_state[MODEL] = dataclasses.replace(current, name=name)
     return card
 
 
@@ -323,7 +354,33 @@ def model_summary() -> str:
         return "No model active."
     name = f"**{current.name}**" if current.name else "**trained here, not saved**"
     cv = current.model.cv
-    return f"{name}  \n{current.model.model_type}, CV ROC AUC {cv['roc_auc']:.3f}"
+    needs = ", needs timestamps" if current.model.vocabulary.timestamps else ""
+    return f"{name}  \n{current.model.model_type}, CV ROC AUC {cv['roc_auc']:.3f}{needs}"
+
+
+def active_model_name() -> str:
+    """How messages name the active model: its store name, or that it was trained here."""
+    current = active_model()
+    assert current is not None
+    return f"'{current.name}'" if current.name else "(trained here, not saved)"
+
+
+def cannot_score(exc: FakeusersError) -> str:
+    """The message for an active model that cannot score the loaded log, naming the model."""
+    return f"The active model {active_model_name()} cannot score the loaded log: {exc}"
+
+
+def link_to_a_model_that_scores() -> None:
+    """Point to the Model page, with the fix when the model needs timestamps the log lacks."""
+    loaded, current = dataset(), active_model()
+    assert loaded is not None and current is not None
+    missing_time = current.model.vocabulary.timestamps and loaded.log.timestamps is None
+    label = (
+        "Model page: train one without timestamps, or load one that doesn't need them"
+        if missing_time
+        else "Go to Model"
+    )
+    st.page_link("pages/model.py", label=label, icon=":material/model_training:")
 
 
 # Scores and decisions ------------------------------------------------------------------------
@@ -454,8 +511,8 @@ def _importance(
     return explain.contributions(_model, X, _ref).abs().mean()
 
 
-def importance() -> tuple[pd.Series, str] | None:
-    """Feature importance of the active model and how it was measured; None if it needs data.
+def importance() -> tuple[pd.Series, str, str] | None:
+    """Feature importance of the active model, its title and unit; None if it needs data.
 
     Logistic: the coefficients on standardised features (no data needed). Boosting: the mean
     absolute contribution over a sample of up to 500 users of the loaded log.
@@ -466,12 +523,20 @@ def importance() -> tuple[pd.Series, str] | None:
     if model.model_type == "logistic":
         coef = model.pipeline.named_steps["model"].coef_[0]
         series = pd.Series(coef, index=model.feature_names)
-        return series, "Coefficients on standardised features (red: pushes towards fake)"
+        return (
+            series,
+            "Coefficients (red: pushes towards fake)",
+            "log-odds per standard deviation of the feature",
+        )
     loaded = dataset()
     if loaded is None:
         return None
     series = _importance(loaded.key, current.key, loaded, model, reference())
-    return series, "Mean effect on the log-odds of setting a feature to typical (500 users)"
+    return (
+        series,
+        "Feature importance (500 users of the loaded log)",
+        "mean change in log-odds when the feature is set to typical",
+    )
 
 
 def flagged_csv(scored: Scores, ranked: np.ndarray) -> Callable[[], bytes]:

@@ -21,7 +21,8 @@ if state.dataset() is None or state.active_model() is None:
 try:
     scored = state.scores()
 except FakeusersError as exc:
-    st.error(f"The active model cannot score the loaded log: {exc}", icon=":material/error:")
+    st.error(state.cannot_score(exc), icon=":material/error:")
+    state.link_to_a_model_that_scores()
     st.stop()
 if scored.out_of_fold:
     st.caption(

@@ -22,6 +22,12 @@ elif not loaded.log.report.labelled:
     st.info(
         "The loaded log has no Fake column, so it can be scored but not used for training. "
         "Upload a labelled log to train, or load a saved model below."
+        + (
+            " It has no timestamps either: train with 'Use timestamps' unticked, or load a "
+            "model whose 'needs Timestamp' is 'no'."
+            if loaded.log.timestamps is None
+            else ""
+        )
     )
 else:
     kind, go = st.columns([3, 1], vertical_alignment="bottom")
@@ -33,11 +39,21 @@ else:
             "boosting": "gradient boosting (non-linear)",
         }.get,
     )
+    use_timestamps = False
+    if loaded.log.timestamps is not None:
+        use_timestamps = st.checkbox(
+            "Use timestamps (rates and gaps)",
+            value=True,
+            key=state.USE_TIMESTAMPS,
+            help="Timing features (events per minute, gaps between events) help to catch "
+            "bots, but a model trained with them can only score logs that have a Timestamp "
+            "column. Untick to train a model that scores any log.",
+        )
     if go.button("Train model", type="primary", icon=":material/model_training:"):
         users = loaded.log.n_users
         with st.status(f"Training {model_type} on {users:,} users ...", expanded=True) as status:
             try:
-                state.train(model_type, progress=status.write)
+                state.train(model_type, progress=status.write, use_timestamps=use_timestamps)
                 status.update(label="Model trained", state="complete", expanded=False)
             except Exception as exc:
                 status.update(label="Training failed", state="error", expanded=False)
@@ -51,8 +67,13 @@ if current is not None:
     training = model.training
     st.caption(
         f"{model.model_type} · trained on {', '.join(training.get('files', [])) or '?'} "
-        f"({cv['users']:,} users, {cv['fake_users']:,} fake) · metrics cross-validated over "
-        "5 folds by user (out-of-fold)"
+        f"({cv['users']:,} users, {cv['fake_users']:,} fake) · "
+        + (
+            "needs timestamps: scores only logs with a Timestamp column"
+            if model.vocabulary.timestamps
+            else "does not use timestamps: scores any log"
+        )
+        + " · metrics cross-validated over 5 folds by user (out-of-fold)"
     )
     cols = st.columns(4)
     cols[0].metric("ROC AUC", f"{cv['roc_auc']:.3f}", help="Ranking quality; 1 is perfect.")
@@ -75,8 +96,8 @@ if current is not None:
         if measured is None:
             st.info("Load data to measure the importance of a boosting model's features.")
         else:
-            series, how = measured
-            st.plotly_chart(plots.importance_figure(series, how))
+            series, title, unit = measured
+            st.plotly_chart(plots.importance_figure(series, title, unit))
 
     if current.name is None:
         with st.form("save"):
@@ -84,10 +105,25 @@ if current is not None:
             st.session_state.setdefault(
                 state.MODEL_NAME, f"{model.model_type}-{time.strftime('%Y%m%d-%H%M%S')}"
             )
-            name = st.text_input("Model name", key=state.MODEL_NAME)
-            if st.form_submit_button("Save model", icon=":material/save:"):
+            name = st.text_input("Model name", key=state.MODEL_NAME).strip()
+            # Form values arrive on submit, so this checks the name that was submitted.
+            taken = state.name_taken(name)
+            replace = False
+            if taken:
+                if st.session_state.get(state.REPLACE_CONFIRMS) != name:
+                    # A tick confirms replacing the model named in the warning, no other one.
+                    st.session_state[state.REPLACE_MODEL] = False
+                    st.session_state[state.REPLACE_CONFIRMS] = name
+                st.warning(
+                    f"A model named '{name}' is already saved, and the store is shared with "
+                    "the other analysts. Choose another name, or tick the box to replace it.",
+                    icon=":material/warning:",
+                )
+                replace = st.checkbox("Replace the existing model", key=state.REPLACE_MODEL)
+            submitted = st.form_submit_button("Save model", icon=":material/save:")
+            if submitted and (replace or not taken):
                 with state.user_action("saving the model"):
-                    state.save(name.strip())
+                    state.save(name, replace=replace)
                     st.rerun()
 
 st.subheader("Saved models")
@@ -101,6 +137,10 @@ with state.user_action("listing the saved models"):
                 "name": [c["name"] for c in cards],
                 "created": [str(c.get("created", ""))[:19].replace("T", " ") for c in cards],
                 "type": [c.get("model_type", "?") for c in cards],
+                "needs Timestamp": [
+                    {True: "yes", False: "no"}.get(c.get("vocabulary", {}).get("timestamps"), "?")
+                    for c in cards
+                ],
                 "trained on": [", ".join(c.get("training", {}).get("files", [])) for c in cards],
                 "users": [c.get("training", {}).get("users") for c in cards],
                 "ROC AUC": [c.get("cv", {}).get("roc_auc") for c in cards],

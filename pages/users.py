@@ -20,7 +20,8 @@ scored = decision = None
 try:
     scored = state.scores()
 except FakeusersError as exc:
-    st.warning(f"Users are not scored: {exc}", icon=":material/warning:")
+    st.warning(f"Users are not scored. {state.cannot_score(exc)}", icon=":material/warning:")
+    state.link_to_a_model_that_scores()
 if scored is not None:
     try:
         decision = state.decide(scored)

@@ -205,3 +205,76 @@ def test_figures_serialise_to_plotly_json(big: Log) -> None:
         spec = json.loads(fig.to_json())
         assert spec["data"]
         assert len(fig.to_json()) < 1_000_000
+
+
+def steep_curve() -> tuple[CostCurve, tuple[float, float]]:
+    """A sharp, calibrated model: flagging everyone or nobody costs far more than the optimum."""
+    rng = np.random.default_rng(7)
+    n = 20_000
+    p = np.where(rng.random(n) < 0.05, rng.beta(20, 1, n), rng.beta(1, 300, n))
+    y = (rng.random(n) < p).astype(int)
+    curve = CostCurve.from_scores(p, y)
+    return curve, curve.optimum(1, 9)
+
+
+def test_cost_axis_focuses_on_the_optimum_and_the_current_threshold() -> None:
+    curve, optimum = steep_curve()
+    fig = plots.cost_curve_figure(curve, 1, 9, 0.1, optimum)
+    expected, realised, star = fig.data
+    low, high = fig.layout.yaxis.range
+    highest = max(max(expected.y), max(realised.y))
+    assert low == 0
+    nobody = realised.y[-1]
+    assert nobody > 10 * optimum[1] and highest > nobody
+    assert high < nobody / 3, "the extremes are cut off, so the minimum is not flat"
+    current = [
+        y[int(np.searchsorted(np.asarray(trace.x), 0.1))]
+        for trace, y in ((expected, expected.y), (realised, realised.y))
+    ]
+    for marked in (star.y[0], *current):
+        assert 0 <= marked < high
+
+
+def test_cost_axis_shows_the_whole_curve_when_it_is_flat() -> None:
+    curve = CostCurve.from_scores(np.full(100, 0.5), np.tile([0, 1], 50))
+    fig = plots.cost_curve_figure(curve, 1, 1, 0.5, curve.optimum(1, 1))
+    highest = max(max(trace.y) for trace in fig.data[:2])
+    assert fig.layout.yaxis.range[1] >= highest
+
+
+@pytest.mark.parametrize("threshold", [0.01, 0.5, 0.99])
+def test_cost_curve_labels_stay_inside_the_plot(threshold: float) -> None:
+    curve, optimum = steep_curve()
+    fig = plots.cost_curve_figure(curve, 1, 9, threshold, (0.98, optimum[1]))
+    labels = {a.text.split()[0]: a for a in fig.layout.annotations}
+    assert set(labels) == {"current", "optimum"}
+    for label in labels.values():
+        # Text grows away from its anchor: rightwards from a left anchor, and so on.
+        assert (label.xanchor, label.x < 0.5) in (("left", True), ("right", False))
+    current, best = labels["current"], labels["optimum"]
+    assert (current.yref, current.yanchor) == ("paper", "top"), "current at the top"
+    assert best.y == optimum[1], "optimum next to its star"
+    # Below the star, where the curve it minimises cannot be, unless that is off the axis.
+    room_below = optimum[1] > fig.layout.yaxis.range[1] / 6
+    assert (best.yanchor, best.yshift) == (("top", -8) if room_below else ("bottom", 8))
+
+
+def test_importance_names_features_as_the_explanations_do() -> None:
+    series = pd.Series({"event_send_email_share": 2.0, "median_gap_seconds": -1.0})
+    fig = plots.importance_figure(series, "title", "log-odds per standard deviation")
+    (bars,) = fig.data
+    assert list(bars.y) == ["median gap", "send_email share"]
+    assert list(bars.customdata) == ["median_gap_seconds", "event_send_email_share"]
+    assert fig.layout.xaxis.title.text == "log-odds per standard deviation"
+
+
+def test_reliability_shows_the_users_of_each_bin() -> None:
+    rng = np.random.default_rng(8)
+    p = rng.beta(0.5, 4, 3_000)
+    y = (rng.random(3_000) < p).astype(int)
+    model = plots.reliability_figure(y, p).data[1]
+    table = [row for row in reliability_table(y, p) if row["users"]]
+    assert list(model.customdata) == [row["users"] for row in table]
+    assert "users" in model.hovertemplate
+    sizes = np.asarray(model.marker.size)
+    assert sizes[np.argmax(model.customdata)] == sizes.max(), "the fullest bin, the biggest dot"

@@ -12,6 +12,7 @@ from fakeusers import export, features, models, reading
 from pages import _state as state
 from tests.app.conftest import (
     assert_clean,
+    click,
     csv_bytes,
     fake_user_ids,
     goto,
@@ -215,7 +216,26 @@ def test_model_that_cannot_score_the_log_says_why(labelled: bytes) -> None:
     assert not at.exception
     (error,) = at.error
     assert "trained with timestamps" in error.value
+    assert "(trained here, not saved)" in error.value, "the message names the active model"
     goto(at, "users")
     assert not at.exception
     assert any("Users are not scored" in w.value for w in at.warning)
     assert at.get("plotly_chart"), "the population views still show"
+
+
+def test_model_that_needs_timestamps_points_to_the_fix_and_is_named(labelled: bytes) -> None:
+    at = train(upload(new_app(), ("train.csv", labelled)))
+    at.text_input(key=state.MODEL_NAME).set_value("timed")
+    click(at, "Save model")
+    upload(at, ("new.csv", csv_bytes(seed=5, labelled=False, timestamps=False)))
+    for page in ("decisions", "users"):
+        goto(at, page)
+        assert not at.exception
+        shown = [e.value for e in at.error] + [w.value for w in at.warning]
+        assert any("'timed'" in m and "cannot score" in m for m in shown), page
+        links = [(link.proto.page, link.proto.label) for link in at.page_link]
+        assert any(
+            target == "model" and "train one without timestamps" in label for target, label in links
+        ), links
+    goto(at, "model")
+    assert any("'Use timestamps' unticked" in i.value for i in at.info), "the next step"

@@ -12,7 +12,16 @@ from fakeusers import models
 from fakeusers.reading import read_logs
 from fakeusers.store import ModelStore
 from pages import _state as state
-from tests.app.conftest import assert_clean, click, goto, metric, new_app, train, upload
+from tests.app.conftest import (
+    assert_clean,
+    click,
+    csv_bytes,
+    goto,
+    metric,
+    new_app,
+    train,
+    upload,
+)
 
 
 @pytest.mark.parametrize("model_type", ["logistic", "boosting"])
@@ -96,3 +105,82 @@ def test_model_saved_elsewhere_loads_in_a_session_without_data(
     assert metric(at, "ROC AUC") == f"{model.cv['roc_auc']:.3f}"
     # A boosting model's importance is measured on data; without data the page says so.
     assert any("Load data" in i.value for i in at.info)
+
+
+USE_TIMESTAMPS = "Use timestamps (rates and gaps)"
+
+
+def save_as(at, name: str):
+    at.text_input(key=state.MODEL_NAME).set_value(name)
+    return click(at, "Save model")
+
+
+def test_training_without_timestamps_gives_a_model_for_logs_without_them(
+    labelled: bytes,
+) -> None:
+    at = goto(upload(new_app(), ("train.csv", labelled)), "model")
+    (box,) = [c for c in at.checkbox if c.label == USE_TIMESTAMPS]
+    assert box.value is True, "on by default"
+    assert "only score logs that have a Timestamp" in box.proto.help
+    assert_clean(save_as(train(at), "timed"))
+    assert at.session_state[state.MODEL].model.vocabulary.timestamps
+
+    at.checkbox(key=state.USE_TIMESTAMPS).uncheck()
+    train(at)
+    assert not at.session_state[state.MODEL].model.vocabulary.timestamps
+    assert_clean(save_as(at, "untimed"))
+    table = at.dataframe[0].value
+    needs = dict(zip(table["name"], table["needs Timestamp"], strict=True))
+    assert needs == {"timed": "yes", "untimed": "no"}
+
+    upload(at, ("new.csv", csv_bytes(seed=5, labelled=False, timestamps=False)))
+    goto(at, "decisions")
+    assert_clean(at)
+    assert metric(at, "Users flagged")
+
+
+def test_no_timestamps_checkbox_for_a_log_without_timestamps() -> None:
+    at = goto(upload(new_app(), ("train.csv", csv_bytes(seed=6, timestamps=False))), "model")
+    assert USE_TIMESTAMPS not in [c.label for c in at.checkbox]
+    train(at)
+    assert_clean(at)
+    assert not at.session_state[state.MODEL].model.vocabulary.timestamps
+
+
+def test_saving_under_a_taken_name_asks_before_replacing(labelled: bytes, isolated: Path) -> None:
+    at = save_as(train(upload(new_app(), ("train.csv", labelled)), "logistic"), "shared")
+    model_store = ModelStore(isolated)
+    before = model_store.card("shared")["bundle_sha256"]
+    train(at, "boosting")
+    assert "Replace the existing model" not in [c.label for c in at.checkbox]
+
+    save_as(at, "shared")
+    assert_clean(at)
+    assert any("'shared'" in w.value and "already saved" in w.value for w in at.warning)
+    assert model_store.card("shared")["bundle_sha256"] == before, "not overwritten"
+    assert model_store.card("shared")["model_type"] == "logistic"
+    assert at.session_state[state.MODEL].name is None
+
+    at.checkbox(key=state.REPLACE_MODEL).check()
+    at = click(at, "Save model")
+    assert_clean(at)
+    assert model_store.card("shared")["model_type"] == "boosting"
+    assert at.session_state[state.MODEL].name == "shared"
+    assert [card["name"] for card in model_store.list()] == ["shared"]
+
+
+def test_a_tick_to_replace_applies_only_to_the_name_it_was_given_for(
+    labelled: bytes, isolated: Path
+) -> None:
+    at = train(upload(new_app(), ("train.csv", labelled)))
+    save_as(at, "one")
+    train(at)
+    save_as(at, "two")
+    train(at)
+    save_as(at, "one")
+    at.checkbox(key=state.REPLACE_MODEL).check()
+    save_as(at, "two")  # ticked for 'one', then the name was changed
+    assert_clean(at)
+    assert any("'two'" in w.value for w in at.warning)
+    assert at.checkbox(key=state.REPLACE_MODEL).value is False
+    assert at.session_state[state.MODEL].name is None

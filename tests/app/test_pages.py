@@ -107,3 +107,26 @@ def test_users_page_groups_by_label_or_by_decision(labelled: bytes) -> None:
     assert_clean(at)
     spec = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "flagged" in spec and "not flagged" in spec
+
+
+def test_sidebar_status_shows_on_pages_that_stop_early(labelled: bytes) -> None:
+    def sidebar(at, page: str) -> list[str]:
+        goto(at, page)
+        assert_clean(at)
+        return [m.value for m in at.sidebar.markdown]
+
+    at = new_app()
+    for page in ("decisions", "users", "data"):
+        assert sidebar(at, page) == ["No data loaded.", "No model active."], page
+    upload(at, ("train.csv", labelled))
+    for page in ("decisions", "users"):
+        data, model = sidebar(at, page)
+        assert "train.csv" in data, page
+        assert model == "No model active.", page
+
+
+def test_sidebar_shows_a_model_trained_on_this_run_once(labelled: bytes) -> None:
+    at = train(upload(new_app(), ("train.csv", labelled)))
+    data, model = [m.value for m in at.sidebar.markdown]
+    assert "train.csv" in data
+    assert "trained here, not saved" in model
