@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 import time
-import zlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,9 +33,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import fakeusers
 from fakeusers.decisions import cost_threshold, decide, flag_top_k
-from fakeusers.errors import FakeusersError
+from fakeusers.errors import FakeusersError, InputTooLargeError
 from fakeusers.models import DEFAULT_MODEL, MODEL_TYPES, TrainedModel, score, train
-from fakeusers.reading import read_logs
+from fakeusers.reading import gunzip, read_logs
 from fakeusers.store import ModelStore, validate_name
 
 __all__ = ["DEFAULT_MAX_BYTES", "DESCRIPTION", "MAX_BYTES_ENV", "create_app", "serve"]
@@ -449,39 +448,24 @@ class _BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-def _gunzip_bounded(data: bytes, budget: int) -> bytes | None:
-    """Decompress a gzip upload, or None past ``budget`` bytes: a small bomb cannot fill memory.
-
-    Anything that is not a complete, well-formed gzip stream is returned unchanged, so that
-    the reader refuses it in its own words.
-    """
-    if data[:2] != _GZIP_MAGIC:
-        return data
-    out: list[bytes] = []
-    size = 0
-    rest = data
-    try:
-        while rest[:2] == _GZIP_MAGIC:  # a .gz file may hold several members
-            inflater = zlib.decompressobj(wbits=31)
-            out.append(inflater.decompress(rest, budget - size + 1))
-            size += len(out[-1])
-            if size > budget:
-                return None
-            if not inflater.eof:
-                return data
-            rest = inflater.unused_data
-    except zlib.error:
-        return data
-    return data if rest.strip(b"\x00") else b"".join(out)
-
-
 def _bounded_sources(sources: list[tuple[str, bytes]], limit: int) -> list[tuple[str, bytes]]:
-    """The sources with gzip undone, refused with a 413 when together they exceed ``limit``."""
+    """The sources with gzip undone, refused with a 413 when together they exceed ``limit``.
+
+    The reader's own bounded gunzip does the work, so a small bomb cannot fill memory; a
+    damaged gzip is passed on unchanged for the reader to refuse in its own words.
+    """
     out = []
     budget = limit
     for name, data in sources:
-        plain = _gunzip_bounded(data, budget)
-        if plain is None or len(plain) > budget:
+        plain = data
+        if data[:2] == _GZIP_MAGIC:
+            try:
+                plain = gunzip(name, data, budget)
+            except InputTooLargeError:
+                raise HTTPException(413, _too_large(limit, f"{name}, decompressed,")) from None
+            except FakeusersError:
+                plain = data
+        if len(plain) > budget:
             raise HTTPException(413, _too_large(limit, f"{name}, decompressed,"))
         budget -= len(plain)
         out.append((name, plain))
@@ -693,6 +677,10 @@ def create_app(models_dir: str | os.PathLike[str] | None = None, *, max_bytes: i
     @app.exception_handler(FakeusersError)
     async def _fakeusers_error(request: Request, exc: FakeusersError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(InputTooLargeError)
+    async def _too_large_error(request: Request, exc: InputTooLargeError) -> JSONResponse:
+        return JSONResponse(status_code=413, content={"detail": str(exc)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FakeusersError"]
+__all__ = ["FakeusersError", "InputTooLargeError"]
 
 
 class FakeusersError(Exception):
@@ -12,3 +12,7 @@ class FakeusersError(Exception):
     wrong and what to do. The CLI prints it as one line, the dashboard shows it
     with ``st.error`` and the API returns it in a 4xx response.
     """
+
+
+class InputTooLargeError(FakeusersError):
+    """A log larger than the configured limit (the API answers it with 413)."""

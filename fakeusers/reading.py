@@ -14,7 +14,6 @@ the (small) dictionaries, never per row in Python.
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import os
 import zlib
@@ -28,14 +27,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from fakeusers.errors import FakeusersError
+from fakeusers.errors import FakeusersError, InputTooLargeError
 
 __all__ = [
+    "DEFAULT_MAX_LOG_BYTES",
     "KNOWN_CATEGORIES",
     "KNOWN_EVENTS",
+    "MAX_LOG_BYTES_ENV",
     "LoadReport",
     "Log",
     "Source",
+    "gunzip",
     "read_logs",
 ]
 
@@ -46,6 +48,11 @@ OPTIONAL = ("Fake", "Timestamp")
 
 #: A log source: a path, or ``(name, bytes)`` for an upload.
 Source = str | os.PathLike | tuple[str, bytes]
+
+#: Environment variable with the most bytes one log file may hold once decompressed.
+MAX_LOG_BYTES_ENV = "FAKEUSERS_MAX_LOG_BYTES"
+#: 4 GiB: far above a 10M-event log (~300 MB), far below what a gzip bomb expands to.
+DEFAULT_MAX_LOG_BYTES = 4 * 1024**3
 
 _BLOCK_SIZE = 16 << 20  # a field of several MB must fit in one parsing block
 _SNIFF_BYTES = 64 << 10
@@ -268,14 +275,24 @@ def read_logs(sources: Source | Sequence[Source]) -> Log:
 
 
 def _open(source: Source) -> tuple[str, bytes]:
-    """The file's display name and its (decompressed) bytes."""
+    """The file's display name and its (decompressed) bytes, refused past the size cap.
+
+    The cap (:data:`MAX_LOG_BYTES_ENV`) is checked before a file is read, and gzip is
+    inflated with the cap as its output limit, so a small ``.csv.gz`` that expands to
+    gigabytes (a gzip bomb) is refused without ever being expanded.
+    """
+    limit = _max_log_bytes()
     if isinstance(source, tuple):
         name, data = source
         name = Path(str(name)).name
+        if len(data) > limit:
+            raise InputTooLargeError(_too_large(name, "is larger than", limit))
     else:
         path = Path(source)
         name = path.name
         try:
+            if path.stat().st_size > limit:
+                raise InputTooLargeError(_too_large(name, "is larger than", limit))
             data = path.read_bytes()
         except FileNotFoundError:
             raise FakeusersError(f"{path}: no such file. Check the path.") from None
@@ -284,14 +301,64 @@ def _open(source: Source) -> tuple[str, bytes]:
         except OSError as exc:
             raise FakeusersError(f"{path} cannot be read: {exc.strerror}.") from None
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error):
-            raise FakeusersError(
-                f"{name} is a damaged gzip file. Compress it again or upload the plain CSV."
-            ) from None
+        data = gunzip(name, data, limit)
     _refuse_non_csv(name, data)
     return name, data
+
+
+def _max_log_bytes() -> int:
+    text = os.environ.get(MAX_LOG_BYTES_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_LOG_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise FakeusersError(
+            f"{MAX_LOG_BYTES_ENV} is {text!r}; set it to a positive whole number of bytes, "
+            f"such as {DEFAULT_MAX_LOG_BYTES} (4 GiB), or unset it for that default."
+        )
+    return value
+
+
+def _too_large(name: str, what: str, limit: int) -> str:
+    return (
+        f"{name} {what} the {limit:,} bytes ({limit / 2**20:,.0f} MB) one log file "
+        f"may hold. Split the log into smaller files and read them together, or raise "
+        f"{MAX_LOG_BYTES_ENV} where fakeusers runs."
+    )
+
+
+def gunzip(name: str, data: bytes, limit: int) -> bytes:
+    """Inflate every gzip member of ``data``, refusing output past ``limit`` bytes.
+
+    Raises :class:`~fakeusers.errors.InputTooLargeError` past the limit and
+    :class:`~fakeusers.errors.FakeusersError` for a damaged file.
+
+    Each member is inflated with the bytes left under the cap (plus one) as zlib's output
+    limit: zlib stops there, so memory stays within the cap whatever the file expands to.
+    As :func:`gzip.decompress`, zero padding between members is skipped.
+    """
+    damaged = f"{name} is a damaged gzip file. Compress it again or upload the plain CSV."
+    members: list[bytes] = []
+    size = 0
+    rest = data
+    while rest:
+        if rest[:2] != b"\x1f\x8b":
+            raise FakeusersError(damaged)
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            members.append(inflater.decompress(rest, limit - size + 1))
+        except zlib.error:
+            raise FakeusersError(damaged) from None
+        size += len(members[-1])
+        if size > limit:
+            raise InputTooLargeError(_too_large(name, "decompresses to more than", limit))
+        if not inflater.eof:
+            raise FakeusersError(damaged)  # cut off: the input ended before the member did
+        rest = inflater.unused_data.lstrip(b"\x00")
+    return members[0] if len(members) == 1 else b"".join(members)
 
 
 def _refuse_non_csv(name: str, data: bytes) -> None:

@@ -19,6 +19,11 @@ files = st.file_uploader(
     key=state.UPLOADER,
     help="Columns UserId, Event, Category; optionally Fake and Timestamp. .csv or .csv.gz.",
 )
+# Streamlit marks a file over the limit with a red icon and explains it only on hover.
+st.caption(
+    f"Up to {st.get_option('server.maxUploadSize'):,} MB per file. For a larger log, upload "
+    "it gzip-compressed (.csv.gz) or split it into several files: they are read as one log."
+)
 state.load_upload(files)
 if st.button("Load demo data", icon=":material/dataset:"):
     state.load_demo()

@@ -98,7 +98,7 @@ def predict(
     env.pop("FAKEUSERS_MODELS_DIR", None)
     result = subprocess.run(
         [sys.executable, "-m", "fakeusers", "predict", str(case.path), str(out)]
-        + ["--models-dir", str(models_dir)],
+        + ["--models-dir", str(models_dir), "--model", "corpus"],
         capture_output=True,
         encoding="utf-8",
         env=env,

@@ -12,95 +12,28 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import expect, sync_playwright
 
 from fakeusers.export import COLUMNS
 from tests.app.conftest import csv_bytes, fake_user_ids
+from tests.e2e.conftest import (
+    ROOT,
+    TIMEOUT_MS,
+    metric_value,
+    new_page,
+    open_page,
+    set_number,
+    settle,
+    upload,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1-2", "-3", "@SUM(A1)"]
-TIMEOUT_MS = 60_000
-
-
-def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        message = "Chromium is not installed (apt-get install chromium)."
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    port = free_port()
-    env = {**os.environ, "FAKEUSERS_MODELS_DIR": str(tmp / "models")}
-    log_path = tmp / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py"]
-            + ["--server.headless", "true", "--server.port", str(port)]
-            + ["--server.address", "127.0.0.1"]
-            # Other people may edit the checkout meanwhile: no "source changed" prompts.
-            + ["--server.fileWatcherType", "none", "--server.runOnSave", "false"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert "Traceback" not in log_path.read_text(), log_path.read_text()[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -110,28 +43,6 @@ def labelled_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("logs") / "labelled.csv"
     path.write_bytes(csv_bytes(20_000, seed=8, rename=evil))
     return path
-
-
-def settle(page) -> None:
-    """Wait until the app has finished running (no "Running..." status)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => { const w = document.querySelector('[data-testid=stStatusWidget]');"
-        " return !w || !/running/i.test(w.innerText); }",
-        timeout=TIMEOUT_MS,
-    )
-    page.wait_for_timeout(300)
-
-
-def open_page(page, title: str, heading: str | None = None) -> None:
-    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
-    page.locator("h1").filter(has_text=heading or title).first.wait_for()
-    settle(page)
-
-
-def metric_value(page, label: str) -> str:
-    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
 _UNDRAWN = (
@@ -164,80 +75,59 @@ def screenshot(page, name: str) -> None:
     page.set_viewport_size(size)
 
 
-def set_number(page, label: str, value: str) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(value)
-    box.press("Enter")
-    settle(page)
+def test_whole_analyst_session(browser: Browser, server: str, labelled_log: Path) -> None:
+    page = new_page(browser, server)
+    try:
+        open_page(page, "Data")
+        upload(page, labelled_log)
+        page.get_by_text("Load report").wait_for()
+        settle(page)
+        assert metric_value(page, "Rows") == "20,000"
+        screenshot(page, "data")
 
+        open_page(page, "Model")
+        page.get_by_role("button", name="Train model").click()
+        page.get_by_text("Model trained").wait_for()
+        settle(page)
+        assert re.fullmatch(r"0\.\d{3}", metric_value(page, "ROC AUC"))
+        charts_drawn(page, 4)
+        screenshot(page, "model")
 
-def test_whole_analyst_session(server: str, labelled_log: Path) -> None:
+        open_page(page, "Users")
+        charts_drawn(page, 9)
+        page.get_by_text("What pushes this user").first.wait_for()
+        screenshot(page, "users")
 
-    executable = chromium()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1440, "height": 1000})
-            context.set_default_timeout(TIMEOUT_MS)
-            page = context.new_page()
-            page.goto(server)
-            page.locator("h1").filter(has_text="fakeusers").wait_for()
-            settle(page)
+        open_page(page, "Decisions")
+        set_number(page, "Cost of blocking a real user (M)", "1")
+        set_number(page, "Cost of missing a fake user (F)", "9")
+        threshold = page.locator('[data-testid="stMetric"]').filter(has_text="Threshold M/(M+F)")
+        expect(threshold.locator('[data-testid="stMetricValue"]')).to_have_text("0.1")
+        charts_drawn(page, 2)
+        flagged = int(metric_value(page, "Users flagged").replace(",", ""))
+        assert flagged > 0
+        screenshot(page, "decisions")
 
-            open_page(page, "Data")
-            page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-                str(labelled_log)
-            )
-            page.get_by_text("Load report").wait_for()
-            settle(page)
-            assert metric_value(page, "Rows") == "20,000"
-            screenshot(page, "data")
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download flagged users (CSV)").click()
+        assert download.value.suggested_filename == "flagged_users.csv"
+        text = Path(download.value.path()).read_text(encoding="utf-8")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        assert rows[0] == list(COLUMNS)
+        body = rows[1:]
+        assert len(body) == flagged
+        p = [float(r[1]) for r in body]
+        assert p == sorted(p, reverse=True)
+        assert min(p) >= 0.1
+        ids = {r[0] for r in body}
+        for formula in FORMULAS:
+            assert "'" + formula in ids, f"{formula} missing or not neutralised"
+        assert not any(r[0].startswith(("=", "+", "-", "@")) for r in body)
 
-            open_page(page, "Model")
-            page.get_by_role("button", name="Train model").click()
-            page.get_by_text("Model trained").wait_for()
-            settle(page)
-            assert re.fullmatch(r"0\.\d{3}", metric_value(page, "ROC AUC"))
-            charts_drawn(page, 4)
-            screenshot(page, "model")
-
-            open_page(page, "Users")
-            charts_drawn(page, 9)
-            page.get_by_text("What pushes this user").first.wait_for()
-            screenshot(page, "users")
-
-            open_page(page, "Decisions")
-            set_number(page, "Cost of blocking a real user (M)", "1")
-            set_number(page, "Cost of missing a fake user (F)", "9")
-            threshold = page.locator('[data-testid="stMetric"]').filter(
-                has_text="Threshold M/(M+F)"
-            )
-            expect(threshold.locator('[data-testid="stMetricValue"]')).to_have_text("0.1")
-            charts_drawn(page, 2)
-            flagged = int(metric_value(page, "Users flagged").replace(",", ""))
-            assert flagged > 0
-            screenshot(page, "decisions")
-
-            with page.expect_download() as download:
-                page.get_by_role("button", name="Download flagged users (CSV)").click()
-            assert download.value.suggested_filename == "flagged_users.csv"
-            text = Path(download.value.path()).read_text(encoding="utf-8")
-            rows = list(csv.reader(io.StringIO(text, newline="")))
-            assert rows[0] == list(COLUMNS)
-            body = rows[1:]
-            assert len(body) == flagged
-            p = [float(r[1]) for r in body]
-            assert p == sorted(p, reverse=True)
-            assert min(p) >= 0.1
-            ids = {r[0] for r in body}
-            for formula in FORMULAS:
-                assert "'" + formula in ids, f"{formula} missing or not neutralised"
-            assert not any(r[0].startswith(("=", "+", "-", "@")) for r in body)
-
-            open_page(page, "Home", heading="fakeusers")
-            sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
-            assert "labelled.csv" in sidebar
-            assert "trained here, not saved" in sidebar
-            screenshot(page, "home")
-        finally:
-            browser.close()
+        open_page(page, "Home", heading="fakeusers")
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "labelled.csv" in sidebar
+        assert "trained here, not saved" in sidebar
+        screenshot(page, "home")
+    finally:
+        page.context.close()
