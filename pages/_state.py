@@ -231,15 +231,41 @@ def load(sources: Sequence[tuple[str, bytes]]) -> Dataset:
 
 
 def _try_load(action: str, sources: Callable[[], Sequence[tuple[str, bytes]]]) -> None:
+    files: Sequence[tuple[str, bytes]] = ()
     try:
-        load(sources())
+        files = sources()
+        load(files)
+    except FakeusersError as exc:
+        st.session_state[LOAD_ERROR] = _every_file_error(files, exc)
     except Exception as exc:
         st.session_state[LOAD_ERROR] = friendly(action, exc)
+
+
+def _every_file_error(files: Sequence[tuple[str, bytes]], exc: FakeusersError) -> str:
+    """The library's message for each file that cannot be read, not only the first one.
+
+    The reader stops at the first bad file; with several uploads each is read alone to say
+    what is wrong with every one of them. Errors that only the combination causes keep the
+    reader's message.
+    """
+    if len(files) < 2:
+        return str(exc)
+    messages = []
+    for source in files:
+        try:
+            reading.read_logs([source])
+        except FakeusersError as one:
+            messages.append(str(one))
+    return "\n\n".join(messages) if messages else str(exc)
 
 
 def load_upload(files: Sequence[Any] | None) -> None:
     """Read newly uploaded files, once per upload; on failure keep the previous data."""
     ids = tuple(f.file_id for f in files or ())
+    if not ids and st.session_state[HANDLED_UPLOAD]:
+        # The analyst removed the uploads: an error about them no longer applies.
+        st.session_state[HANDLED_UPLOAD] = ()
+        st.session_state[LOAD_ERROR] = None
     if not ids or ids == st.session_state[HANDLED_UPLOAD]:
         return
     st.session_state[HANDLED_UPLOAD] = ids

@@ -122,3 +122,21 @@ def test_same_upload_is_read_once(labelled: bytes, monkeypatch: pytest.MonkeyPat
     other = upload(new_app(), ("train.csv", labelled))  # another session, same bytes: cached
     assert metric(other, "Rows") == "20,000"
     assert len(calls) == 1
+
+
+def test_every_bad_upload_is_named_and_the_error_clears_when_removed(labelled: bytes) -> None:
+    at = upload(new_app(), ("good.csv", labelled))
+    at = upload(
+        at,
+        ("good.csv", labelled),
+        ("binary.csv", bytes(range(256)) * 8),
+        ("nocat.csv", b"UserId,Event\nu1,click_ad\n"),
+    )
+    (error,) = at.error
+    assert "binary.csv is a binary file" in error.value
+    assert "nocat.csv has no column 'Category'" in error.value
+    assert "good.csv" in at.markdown[0].value or any("good.csv" in m.value for m in at.markdown)
+    at.file_uploader(key="logs").set_value([])
+    at = at.run()
+    assert not at.error
+    assert not at.exception
