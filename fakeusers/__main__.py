@@ -8,12 +8,8 @@ results to stdout.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NoReturn
 
@@ -32,19 +28,6 @@ def _store(args: argparse.Namespace):
     from fakeusers.store import ModelStore
 
     return ModelStore(args.models_dir)
-
-
-def _model_name(store, requested: str | None) -> str:
-    if requested:
-        return requested
-    name = store.newest()
-    if name is None:
-        raise FakeusersError(
-            f"No models in {store.root}. Train one first: "
-            "python -m fakeusers train LOGS.csv --name NAME"
-        )
-    _progress(f"Using model '{name}', the newest in {store.root} (choose one with --model).")
-    return name
 
 
 def _progress_if_large(paths: Sequence[str], message: str) -> None:
@@ -76,54 +59,62 @@ def _split_output(paths: Sequence[str]) -> tuple[list[str], Path]:
     return inputs, output
 
 
-def _check_costs(args: argparse.Namespace) -> None:
-    given = (args.cost_fp is not None, args.cost_fn is not None)
-    if any(given) and not all(given):
-        raise FakeusersError(
-            "Give both costs: --cost-fp M (blocking a real user) and --cost-fn F (missing a fake)."
+def _rule(args: argparse.Namespace):
+    from fakeusers.scoring import Rule
+
+    return Rule.of(args.cost_fp, args.cost_fn, args.top_k)
+
+
+def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
+    """Read, load and score through the one scoring path; say what the reader must know."""
+    from fakeusers.scoring import score_sources
+
+    store = _store(args)
+    if args.model is None:
+        name, version = store.default()
+        _progress(
+            f"Using model '{name}@{version}', the default in {store.root} (choose one with "
+            "--model NAME[@VERSION])."
         )
-    if getattr(args, "top_k", None) is not None and all(given):
-        raise FakeusersError("Use either --cost-fp/--cost-fn or --top-k, not both.")
+    _progress_if_large(inputs, f"Reading {', '.join(inputs)} ...")
+    scored = score_sources(inputs, store=store, model=args.model, rule=rule)
+    for warning in scored.log.report.warnings:
+        _progress(f"Warning: {warning}")
+    for note in scored.notes():
+        _progress(f"Note: {note}")
+    return scored
 
 
-def _write_atomic(output: Path, write) -> None:
-    """Write through ``write(tmp_path)`` to a temp file beside ``output``, then rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _default_line(card: dict) -> str:
+    ref = f"{card['name']}@{card['version']}"
+    if card.get("default"):
+        return f"It is the default model ({ref})."
+    return (
+        f"The default model is unchanged; to make this one the default: "
+        f"python -m fakeusers models promote {ref}"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from fakeusers.models import train
-    from fakeusers.reading import read_logs
-    from fakeusers.store import validate_name
+    from fakeusers.training import train_and_save
 
-    name = validate_name(args.name or f"{args.model}-{time.strftime('%Y%m%d-%H%M%S')}")
     store = _store(args)
-    if store.exists(name) and not args.replace:
-        raise FakeusersError(
-            f"Model '{name}' already exists in {store.root}. Choose another --name, or add "
-            "--replace to overwrite it."
-        )
     _progress(f"Reading {', '.join(args.logs)} ...")
-    log = read_logs(args.logs)
-    for line in log.report.summary_lines():
-        _progress(line)
-    model = train(
-        log,
-        args.model,
-        random_state=args.seed,
+    card, log = train_and_save(
+        args.logs,
+        store=store,
+        name=args.name,
+        model_type=args.model,
+        seed=args.seed,
         use_timestamps=not args.ignore_timestamps,
+        replace=args.replace,
         progress=_progress,
     )
-    store.save(name, model, model.card())
-    cv = model.cv
-    print(f"Model '{name}' ({args.model}) saved in {store.root / name}.")
+    cv = card["cv"]
+    print(
+        f"Model '{card['name']}' version {card['version']} ({args.model}) saved in "
+        f"{store.root / card['name']}. {_default_line(card)}"
+    )
     print(
         f"Cross-validated over {cv['users']:,} users ({cv['fake_users']:,} fake), 5 folds by user:"
     )
@@ -143,79 +134,45 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    _check_costs(args)
+    rule = _rule(args)
     inputs, output = _split_output(args.paths)
-    store = _store(args)
-    name = _model_name(store, args.model)
-    from fakeusers.reading import read_logs
-
-    # Loading the model imports scikit-learn; do it while pyarrow parses the logs.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        loading = pool.submit(store.load, name)
-        _progress_if_large(inputs, f"Reading {', '.join(inputs)} ...")
-        try:
-            log = read_logs(inputs)
-        finally:
-            model, _ = loading.result()
-    for warning in log.report.warnings:
-        _progress(f"Warning: {warning}")
+    scored = _score(args, inputs, rule)
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    from fakeusers.decisions import cost_threshold, flag_by_threshold, flag_top_k
-    from fakeusers.models import score
+    from fakeusers.atomic import write_atomic
 
-    scores = score(model, log)
-    p = scores["is_fake_probability"].to_numpy()
-    columns = {"UserId": scores["UserId"].to_numpy(dtype=str), "is_fake_probability": p}
-    summary = f"Scored {len(p):,} users with model '{name}'"
-    if args.top_k is not None:
-        flagged = flag_top_k(p, args.top_k)
-        columns["flagged"] = flagged.astype(np.int8)
-        summary += f"; flagged the top {int(flagged.sum()):,} (review capacity {args.top_k:,})"
-    elif args.cost_fp is not None:
-        threshold = cost_threshold(args.cost_fp, args.cost_fn)
-        flagged = flag_by_threshold(p, threshold)
-        columns["flagged"] = flagged.astype(np.int8)
-        summary += f"; flagged {int(flagged.sum()):,} at threshold M/(M+F) = {threshold:.4f}"
+    columns = {"UserId": scored.user_ids.astype(str), "is_fake_probability": scored.p}
+    summary = f"Scored {scored.n_users:,} users with model '{scored.model_ref}'"
+    if scored.decision is not None:
+        columns["flagged"] = scored.decision.flagged.astype(np.int8)
+        summary += f"; flagged {scored.decision.n_flagged:,} by {rule.describe()}"
     table = pa.table(columns)
     # IDs stay exactly as read (no spreadsheet neutralisation: this file is for machines);
     # quote them only when a delimiter, quote or line break in an ID requires it.
     needs_quotes = pc.any(pc.match_substring_regex(table["UserId"], '[,"\r\n]')).as_py()
-    quoting = "needed" if needs_quotes else "none"
+    options = pacsv.WriteOptions(
+        include_header=False, quoting_style="needed" if needs_quotes else "none"
+    )
 
-    def write(path: Path) -> None:
-        with open(path, "wb") as fh:
-            fh.write((",".join(table.column_names) + "\n").encode())
-            pacsv.write_csv(
-                table,
-                fh,
-                write_options=pacsv.WriteOptions(include_header=False, quoting_style=quoting),
-            )
+    def write(fh) -> None:
+        fh.write((",".join(table.column_names) + "\n").encode())
+        pacsv.write_csv(table, fh, write_options=options)
 
-    _write_atomic(output, write)
+    write_atomic(output, write)
     print(f"{summary}. Wrote {output}.")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    _check_costs(args)
-    store = _store(args)
-    name = _model_name(store, args.model)
-    from fakeusers.decisions import decide
-    from fakeusers.models import classification_metrics, score
-    from fakeusers.reading import read_logs
-
-    log = read_logs(args.logs)
-    for warning in log.report.warnings:
-        _progress(f"Warning: {warning}")
-    y = log.require_labels()
-    model, _ = store.load(name)
-    p = score(model, log)["is_fake_probability"].to_numpy()
-    m = classification_metrics(y, p)
-    print(f"Model '{name}' on {m['users']:,} users ({m['fake_users']:,} fake):")
+    rule = _rule(args)
+    scored = _score(args, args.logs, rule)
+    scored.log.require_labels()
+    m = scored.metrics
+    kind = "out-of-fold" if scored.out_of_fold else "on this log"
+    print(f"Model '{scored.model_ref}' on {m['users']:,} users ({m['fake_users']:,} fake), {kind}:")
     for key, label in (
         ("roc_auc", "ROC AUC"),
         ("average_precision", "average precision"),
@@ -224,18 +181,37 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ):
         value = m[key]
         print(f"  {label:<18} {'n/a' if value is None else f'{value:.4f}'}")
-    if args.cost_fp is not None or args.top_k is not None:
-        cost_fp = args.cost_fp if args.cost_fp is not None else 1.0
-        cost_fn = args.cost_fn if args.cost_fn is not None else 1.0
-        d = decide(p, cost_fp=cost_fp, cost_fn=cost_fn, top_k=args.top_k, y_true=y)
+    d = scored.decision
+    if d is not None:
         o = d.outcome
-        rule = f"top {args.top_k:,}" if d.threshold is None else f"threshold {d.threshold:.4f}"
-        print(f"Decision ({rule}): {d.n_flagged:,} users flagged ({d.share_flagged:.1%}).")
+        print(
+            f"Decision ({rule.describe()}): {d.n_flagged:,} users flagged ({d.share_flagged:.1%})."
+        )
         print(f"  confusion: TP {o.tp:,}  FP {o.fp:,}  FN {o.fn:,}  TN {o.tn:,}")
         print(f"  precision {o.precision:.4f}  recall {o.recall:.4f}")
-        if args.cost_fp is not None:
+        if rule.has_costs:
             print(f"  expected cost {d.expected_cost:,.2f}  realised cost {o.realised_cost:,.2f}")
     return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _model_rows(cards: list[dict], first: str) -> None:
+    print(f"{first:<30} {'CREATED':<20} {'TYPE':<9} {'USERS':>9} {'AUC':>7} {'AP':>7} {'BRIER':>7}")
+    for card in cards:
+        ref = f"{card['name']}@{card.get('version')}" + (" *" if card.get("default") else "")
+        if "error" in card:
+            print(f"{ref:<30} unusable: {card['error']}")
+            continue
+        cv = card.get("cv", {})
+        users = card.get("training", {}).get("users", 0)
+        print(
+            f"{ref:<30} {card['created'][:19]:<20} {card['model_type']:<9} {users:>9,} "
+            f"{_fmt(cv.get('roc_auc')):>7} {_fmt(cv.get('average_precision')):>7} "
+            f"{_fmt(cv.get('brier')):>7}"
+        )
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -244,25 +220,38 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not cards:
         print(f"No models in {store.root}. Train one: python -m fakeusers train LOGS.csv")
         return 0
-    header = (
-        f"{'NAME':<28} {'CREATED':<20} {'TYPE':<9} {'USERS':>9} {'AUC':>7} {'AP':>7} {'BRIER':>7}"
+    _model_rows(cards, "MODEL (* default)")
+    default = next((c for c in cards if c.get("default")), None)
+    if default is None:
+        try:
+            name, version = store.default()
+            print(f"Default: {name}@{version} (not the current version of '{name}').")
+        except FakeusersError as exc:
+            print(f"No default model: {exc}")
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    cards = _store(args).versions(args.name)
+    _model_rows(cards, "VERSION (* default)")
+    current = next(c for c in cards if c["current"])
+    print(f"'{args.name}' means {args.name}@{current['version']}.")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    card = _store(args).promote(args.ref, by="python -m fakeusers models promote")
+    print(f"{card['name']}@{card['version']} is now the default model.")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    card = _store(args).rollback(args.ref)
+    name, version = card["name"], card["version"]
+    print(
+        f"'{name}' now means {name}@{version}; later versions are kept. The default model is "
+        f"unchanged (to use this one by default: python -m fakeusers models promote {name})."
     )
-    print(header)
-    for card in cards:
-        if "error" in card:
-            print(f"{card.get('name', '?'):<28} unusable: {card['error']}")
-            continue
-        cv = card.get("cv", {})
-        users = card.get("training", {}).get("users", 0)
-
-        def fmt(v):
-            return "n/a" if v is None else f"{v:.4f}"
-
-        print(
-            f"{card['name']:<28} {card['created'][:19]:<20} {card['model_type']:<9} "
-            f"{users:>9,} {fmt(cv.get('roc_auc')):>7} {fmt(cv.get('average_precision')):>7} "
-            f"{fmt(cv.get('brier')):>7}"
-        )
     return 0
 
 
@@ -285,6 +274,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from fakeusers.api import serve
 
     serve(host=args.host, port=args.port, models_dir=args.models_dir)
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from fakeusers.docsite import serve
+
+    serve(port=args.port)
     return 0
 
 
@@ -341,7 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("logs", nargs="+", metavar="LOGS", help="labelled log CSVs (with Fake)")
     p.add_argument("--name", help="model name (default: TYPE-DATE-TIME)")
     p.add_argument(
-        "--replace", action="store_true", help="overwrite a model that has the same name"
+        "--replace",
+        action="store_true",
+        help="save as the next version of a model that has this name (earlier ones are kept)",
     )
     p.add_argument(
         "--model",
@@ -358,7 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     def decision_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", help="model name (default: the newest in the store)")
+        p.add_argument(
+            "--model",
+            metavar="NAME[@VERSION]",
+            help="the model (default: the promoted one; see: models)",
+        )
         p.add_argument(
             "--cost-fp",
             type=_cost,
@@ -375,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--top-k",
             type=_positive_int,
             metavar="K",
-            help="flag the K riskiest users instead of using costs",
+            help="flag the K riskiest users (review capacity); costs, if given, price it",
         )
 
     p = sub.add_parser(
@@ -398,8 +400,29 @@ def build_parser() -> argparse.ArgumentParser:
     decision_options(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("models", parents=[common], help="list the model store")
+    p = sub.add_parser(
+        "models",
+        parents=[common],
+        help="list, promote and roll back models",
+        description="Without a subcommand: one line per model, * marks the default.",
+    )
     p.set_defaults(func=cmd_models)
+    models = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
+    q = models.add_parser("list", parents=[common], help="one line per model (the default)")
+    q.set_defaults(func=cmd_models)
+    q = models.add_parser("versions", parents=[common], help="every version of one model")
+    q.add_argument("name", metavar="NAME")
+    q.set_defaults(func=cmd_versions)
+    q = models.add_parser(
+        "promote", parents=[common], help="make a model the default for predict and the API"
+    )
+    q.add_argument("ref", metavar="NAME[@VERSION]", help="NAME means its current version")
+    q.set_defaults(func=cmd_promote)
+    q = models.add_parser(
+        "rollback", parents=[common], help="make NAME mean an earlier version again"
+    )
+    q.add_argument("ref", metavar="NAME@VERSION")
+    q.set_defaults(func=cmd_rollback)
 
     p = sub.add_parser("demo-data", help="write a synthetic labelled log")
     p.add_argument("output", metavar="OUTPUT.csv", help="where to write it (.csv or .csv.gz)")
@@ -417,6 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("docs", help="serve the documentation site on this machine")
+    p.add_argument("--port", type=int, default=7000, help="port (default 7000)")
+    p.set_defaults(func=cmd_docs)
     return parser
 
 
@@ -428,6 +455,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FakeusersError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (| head): nothing more to say, and nothing to say it to.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -44,6 +44,7 @@ __all__ = [
     "REFERENCE_SAMPLE",
     "contributions",
     "describe",
+    "importance",
     "reference_values",
     "top_reasons",
     "user_features",
@@ -274,3 +275,37 @@ def top_reasons(contrib: pd.DataFrame, X: pd.DataFrame) -> list[str]:
             continue
         out.append(f"{describe(names[j], X.iat[i, j])} (+{c:.2f})")
     return out
+
+
+#: Users of the log sampled for a boosting model's importance.
+IMPORTANCE_SAMPLE = 500
+
+
+def importance(
+    model: TrainedModel, log: Log | None = None, reference: pd.Series | None = None
+) -> tuple[pd.Series, str, str] | None:
+    """Feature importance of a model: values per feature, a title and the unit.
+
+    Logistic: the coefficients on standardised features (no log needed). Boosting: the mean
+    absolute contribution over a sample of up to 500 users of ``log``; None without a log.
+    """
+    if model.model_type == "logistic":
+        coef = model.pipeline.named_steps["model"].coef_[0]
+        return (
+            pd.Series(coef, index=model.feature_names),
+            "Coefficients (red: pushes towards fake)",
+            "log-odds per standard deviation of the feature",
+        )
+    if log is None:
+        return None
+    if reference is None:
+        reference = reference_values(model, log)
+    rng = np.random.default_rng(0)
+    n = min(IMPORTANCE_SAMPLE, log.n_users)
+    users = np.sort(rng.choice(log.n_users, size=n, replace=False))
+    X = user_features(log, model.vocabulary, users)
+    return (
+        contributions(model, X, reference).abs().mean(),
+        f"Feature importance ({n:,} users of the loaded log)",
+        "mean change in log-odds when the feature is set to typical",
+    )

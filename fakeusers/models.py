@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fakeusers import DEFAULT_MODEL, MODEL_TYPES
-from fakeusers.errors import FakeusersError
+from fakeusers.errors import FakeusersError, ModelUnusableError
 from fakeusers.features import Vocabulary, featurize
 from fakeusers.reading import Log
 
@@ -184,6 +184,40 @@ class TrainedModel:
         if hasattr(est, "n_iter_") and isinstance(est.n_iter_, (int, np.integer)):
             out["boosting_iterations"] = int(est.n_iter_)
         return out
+
+    def bundle(self) -> dict:
+        """What the store writes with skops: stock scikit-learn objects and arrays only."""
+        return {"pipeline": self.pipeline, "oof_y": self.oof_y, "oof_p": self.oof_p}
+
+    @classmethod
+    def from_bundle(cls, bundle: object, card: dict) -> TrainedModel:
+        """Rebuild a model from what :meth:`bundle` and :meth:`card` stored.
+
+        Raises
+        ------
+        ModelUnusableError
+            If the bundle or the card do not hold what a model needs.
+        """
+        name = card.get("name", "?")
+        try:
+            pipeline = bundle["pipeline"]
+            oof_y = np.asarray(bundle["oof_y"], dtype=np.int8)
+            oof_p = np.asarray(bundle["oof_p"], dtype=np.float64)
+            model_type = card["model_type"]
+            vocabulary = Vocabulary.from_dict(card["vocabulary"])
+            cv, training = dict(card["cv"]), dict(card.get("training") or {})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelUnusableError(
+                f"Model '{name}' lacks {exc} in its bundle or card, so it cannot be used. "
+                f"Retrain it with `python -m fakeusers train LOGS --name {name} --replace`."
+            ) from exc
+        if not isinstance(pipeline, Pipeline) or model_type not in MODEL_TYPES:
+            raise ModelUnusableError(
+                f"Model '{name}' holds a {type(pipeline).__name__} of type {model_type!r}, not "
+                f"a fakeusers model. Retrain it with "
+                f"`python -m fakeusers train LOGS --name {name} --replace`."
+            )
+        return cls(model_type, pipeline, vocabulary, cv, oof_y, oof_p, training)
 
     def card(self) -> dict:
         """What the model store records in ``model.json`` besides its own fields."""

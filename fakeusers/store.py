@@ -1,25 +1,41 @@
-"""The model store: fitted bundles and their model cards, on disk.
+"""The model store: named, versioned models on disk, and which one is the default.
 
-A model lives in ``<models_dir>/<name>/``::
+A store is a folder::
 
-    model.json                     the model card (JSON)
-    bundle-<sha256[:16]>.joblib    the fitted bundle the card points at
-    .lock                          serialises concurrent saves of this name
+    promoted.json               the default model, ``{"name": ..., "version": ...}``
+    .lock                       serialises promotions
+    <name>/
+        .lock                   serialises saves of this name
+        current.json            which version ``<name>`` means (after a rollback)
+        v1/ model.json          the model card (JSON, ``schema`` 2)
+            model.skops         the fitted bundle: stock scikit-learn objects and arrays
+        v2/ ...
 
-Saves are atomic: the bundle goes to a temporary file, is fsync'ed and renamed to its
-content-addressed name, then ``model.json`` is replaced in one ``os.replace``. Until that
-replace the card still points at the previous, still present bundle, so a process killed
-mid-save leaves the previous version loadable. Loads check the card, the bundle's path, its
-sha256 and the scikit-learn version *before* unpickling anything, because unpickling runs
-code.
+The rules live here and nowhere else:
+
+- **Names.** :func:`validate_name` says which names are allowed; :func:`default_name` builds
+  the name of a model saved without one. A name is *taken* once it has a version;
+  :meth:`ModelStore.save` decides that under the name's lock, so of two trainings racing for
+  one free name exactly one succeeds. ``replace=True`` adds a new version instead.
+- **Versions.** Saving never destroys an earlier version. ``name`` means the name's newest
+  version, unless :meth:`ModelStore.rollback` chose an older one; ``name@3`` is version 3.
+- **The default.** The model an operator promoted (:meth:`ModelStore.promote`); the first model
+  saved in a store is promoted automatically, so a fresh store with one model uses it, and a
+  later training never takes over callers that name no model.
+- **Loading runs no code.** A bundle is written with skops and read with an explicit list of
+  trusted types (:data:`TRUSTED_TYPES`): every type the file names is checked against it
+  before anything is built, whatever the sha256 says. Our own classes are rebuilt from the
+  card. Folders and files that are symlinks are refused. Models saved in the old
+  joblib/pickle format are refused with a message that says how to retrain.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
-import errno
 import fcntl
+import functools
 import hashlib
 import io
 import json
@@ -28,29 +44,78 @@ import platform
 import re
 import shutil
 import stat
-import tempfile
+import threading
+import zipfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import joblib
-
 import fakeusers
-from fakeusers.errors import FakeusersError
+from fakeusers.atomic import fsync_dir, write_bytes_atomic
+from fakeusers.errors import (
+    FakeusersError,
+    ModelExistsError,
+    ModelNotFoundError,
+    ModelUnusableError,
+    StoreUnavailableError,
+)
 
-__all__ = ["MODELS_DIR_ENV", "ModelStore", "resolve_models_dir", "validate_name"]
+__all__ = [
+    "CARD_SCHEMA",
+    "MODELS_DIR_ENV",
+    "TRUSTED_TYPES",
+    "ModelStore",
+    "StoredModel",
+    "default_name",
+    "parse_ref",
+    "resolve_models_dir",
+    "validate_name",
+]
 
 MODELS_DIR_ENV = "FAKEUSERS_MODELS_DIR"
+#: The model card's format. Version 1 (joblib bundles) is refused: it runs code when read.
+CARD_SCHEMA = 2
+
+#: Every type a bundle may contain. Anything else is refused before it is built.
+TRUSTED_TYPES = (
+    "builtins.bool",
+    "builtins.dict",
+    "builtins.float",
+    "builtins.int",
+    "builtins.list",
+    "builtins.NoneType",
+    "builtins.str",
+    "builtins.tuple",
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.ndarray",
+    "numpy.uint64",
+    "numpy.random._generator.Generator",
+    "numpy.random._pcg64.PCG64",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.linear_model._logistic.LogisticRegressionCV",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._label.LabelEncoder",
+)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_CARD_FILE = "model.json"
-_LOCK_FILE = ".lock"
-_BUNDLE_TMP_PREFIX = ".bundle-"
-_CARD_TMP_PREFIX = ".model-"
-_TMP_SUFFIX = ".tmp"
-_SHA256_RE = re.compile(r"[0-9a-f]{64}")
-_CHUNK = 1 << 20
-_LOAD_ATTEMPTS = 3
+_VERSION_RE = re.compile(r"v([1-9][0-9]{0,8})")
+_CARD = "model.json"
+_BUNDLE = "model.skops"
+_CURRENT = "current.json"
+_PROMOTED = "promoted.json"
+_LOCK = ".lock"
+_CACHED_MODELS = 8
 
 
 def resolve_models_dir(models_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -59,14 +124,8 @@ def resolve_models_dir(models_dir: str | os.PathLike[str] | None = None) -> Path
     Parameters
     ----------
     models_dir : str or path-like, optional
-        An explicit folder. When omitted, the environment variable
-        ``FAKEUSERS_MODELS_DIR`` is used if set and non-empty, else ``models``
-        (relative to the working directory).
-
-    Returns
-    -------
-    Path
-        The folder, with ``~`` expanded. It is not created.
+        An explicit folder. When omitted, ``$FAKEUSERS_MODELS_DIR`` if set and non-empty,
+        else ``models`` (relative to the working directory).
 
     Examples
     --------
@@ -79,21 +138,10 @@ def resolve_models_dir(models_dir: str | os.PathLike[str] | None = None) -> Path
 
 
 def validate_name(name: str) -> str:
-    """Check that ``name`` can be used as a model name and return it.
+    """Check that ``name`` can name a model and return it.
 
-    A name is 1 to 64 letters, digits, ``.``, ``_`` or ``-`` and starts with a letter or
-    digit, so it is always one plain folder inside the models folder: never a path, never
-    ``..``, never hidden.
-
-    Parameters
-    ----------
-    name : str
-        The proposed model name.
-
-    Returns
-    -------
-    str
-        ``name``, unchanged.
+    1 to 64 letters, digits, ``.``, ``_`` or ``-``, starting with a letter or digit: always one
+    plain folder inside the store, never a path, never hidden.
 
     Raises
     ------
@@ -113,25 +161,76 @@ def validate_name(name: str) -> str:
     return name
 
 
+def default_name(model_type: str, now: dt.datetime | None = None) -> str:
+    """The name of a model saved without one: ``TYPE-YYYYMMDD-HHMMSS`` (local time).
+
+    Examples
+    --------
+    >>> default_name("logistic", dt.datetime(2026, 11, 29, 9, 30, 5))
+    'logistic-20261129-093005'
+    """
+    now = now or dt.datetime.now()
+    return validate_name(f"{model_type}-{now:%Y%m%d-%H%M%S}")
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """Split ``name`` or ``name@version`` into the name and the version (None: current).
+
+    Examples
+    --------
+    >>> parse_ref("june@2"), parse_ref("june")
+    (('june', 2), ('june', None))
+    """
+    name, at, version = str(ref).partition("@")
+    validate_name(name)
+    if not at:
+        return name, None
+    if not version.isdigit() or int(version) < 1:
+        raise FakeusersError(
+            f"{ref!r} names no version: write NAME@N with N a version number, e.g. {name}@1 "
+            f"(list them with `python -m fakeusers models versions {name}`)."
+        )
+    return name, int(version)
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredModel:
+    """A model loaded from the store.
+
+    Attributes
+    ----------
+    name : str
+    version : int
+    model : TrainedModel
+        Rebuilt from the bundle and the card; shared between callers, never mutate it.
+    card : dict
+        The model card as stored.
+    """
+
+    name: str
+    version: int
+    model: Any
+    card: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        """``name@version``, how messages and outputs name this model."""
+        return f"{self.name}@{self.version}"
+
+
 class ModelStore:
-    """Save, load, list and delete named models in a folder.
+    """Save, load, list, promote and roll back named models in a folder.
 
     Parameters
     ----------
     root : str or path-like, optional
-        The models folder, resolved with :func:`resolve_models_dir`. It is created on the
-        first save, not before.
-
-    Attributes
-    ----------
-    root : Path
-        The models folder, as an absolute path.
+        The store's folder, see :func:`resolve_models_dir`. Created on the first save.
 
     Examples
     --------
     >>> store = ModelStore(tmp_dir)  # doctest: +SKIP
-    >>> card = store.save("rf", fitted_pipeline, {"model": "random_forest"})  # doctest: +SKIP
-    >>> pipeline, card = store.load("rf")  # doctest: +SKIP
+    >>> card = store.save("june", trained)  # doctest: +SKIP
+    >>> store.load("june@1").model  # doctest: +SKIP
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
@@ -140,486 +239,588 @@ class ModelStore:
     def __repr__(self) -> str:
         return f"ModelStore({str(self.root)!r})"
 
-    def save(self, name: str, bundle: object, card: dict[str, Any]) -> dict[str, Any]:
-        """Save ``bundle`` and its card under ``name``, replacing any model of that name.
+    # Saving ---------------------------------------------------------------------------------
+
+    def save(self, name: str, model: Any, *, replace: bool = False) -> dict[str, Any]:
+        """Save a trained model as a new version of ``name``.
 
         Parameters
         ----------
         name : str
-            The model name, see :func:`validate_name`.
-        bundle : object
-            Anything joblib can pickle, typically the fitted pipeline.
-        card : dict
-            The caller's model card (model type, parameters, vocabulary, training
-            fingerprint, metrics...). It must be JSON-serialisable; numpy scalars and
-            arrays are converted to plain numbers and lists. It is not modified.
+            See :func:`validate_name`.
+        model : TrainedModel
+            What :func:`fakeusers.models.train` returned.
+        replace : bool
+            When False (the default) a name that already has a model is refused; when True
+            the model becomes the name's newest version (earlier versions are kept).
 
         Returns
         -------
         dict
-            The card as written: the caller's keys plus ``name``, ``created`` (UTC,
-            ISO 8601), ``bundle_file``, ``bundle_sha256``, ``bundle_bytes`` and
-            ``versions``. These added keys override caller keys of the same name.
+            The card as written, with ``name``, ``version``, ``created``, ``bundle_sha256``,
+            ``libraries`` and ``default`` (whether it is the store's default model).
 
         Raises
         ------
-        FakeusersError
-            If the name is not allowed, the card is not JSON-serialisable, or the model
-            cannot be written (the previous version, if any, is then left unchanged).
+        ModelExistsError
+            The name is taken and ``replace`` is False.
+        StoreUnavailableError
+            The store cannot be written; nothing of this save is left behind.
         """
+        import skops.io as sio
+
         validate_name(name)
-        if not isinstance(card, dict):
-            raise TypeError(f"card must be a dict, not {type(card).__name__}")
-        # Serialise the caller's card before touching the disk, so a bad card fails fast.
+        bundle = sio.dumps(model.bundle())
+        card = _plain(model.card())
         try:
-            full_card = json.loads(json.dumps(card, default=_json_default))
-        except (TypeError, ValueError) as exc:
-            raise FakeusersError(
-                f"The card for model '{name}' cannot be saved as JSON ({exc}). "
-                "Use plain numbers, strings, lists and dicts with string keys."
-            ) from exc
-
-        model_dir = self.root / name
-        try:
-            with _exclusive_lock(model_dir):
-                bundle_file, sha, size = _write_bundle(model_dir, bundle)
-                full_card.update(
-                    name=name,
-                    created=dt.datetime.now(dt.UTC).isoformat(),
-                    bundle_file=bundle_file,
-                    bundle_sha256=sha,
-                    bundle_bytes=size,
-                    versions=_running_versions(),
-                )
-                _write_card(model_dir, full_card)
-                _remove_leftovers(model_dir, keep=bundle_file)
+            with _locked(self.root / name):
+                versions = self._versions(name)
+                if (versions or self._legacy(name)) and not replace:
+                    raise self._taken(name)
+                version = max(versions, default=0) + 1
+                card = self._write_version(name, version, bundle, card)
+                (self.root / name / _CURRENT).unlink(missing_ok=True)
+                self._remove_legacy(name)
+            with _locked(self.root):
+                if not (self.root / _PROMOTED).exists():
+                    self._write_promoted(name, version, reason="the first model of this store")
         except OSError as exc:
-            raise FakeusersError(
-                f"Could not save model '{name}' in {self.root}: {exc.strerror or exc}. "
-                "Any previous version of it is unchanged. Free some disk space or set "
-                f"{MODELS_DIR_ENV} to a writable folder, then save again."
+            raise StoreUnavailableError(
+                f"Could not save model '{name}' in {self.root}: {exc.strerror or exc}. Earlier "
+                f"versions are unchanged. Free some disk space or set {MODELS_DIR_ENV} to a "
+                "writable folder, then save again."
             ) from exc
-        return full_card
+        return {**card, "default": self._default_or_none() == (name, version)}
 
-    def load(self, name: str) -> tuple[object, dict[str, Any]]:
-        """Load a model after checking that it is safe to unpickle.
+    def _write_version(
+        self, name: str, version: int, bundle: bytes, card: dict[str, Any]
+    ) -> dict[str, Any]:
+        folder = self.root / name / f"v{version}"
+        staging = self.root / name / f".v{version}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        card = {
+            **card,
+            "schema": CARD_SCHEMA,
+            "name": name,
+            "version": version,
+            "created": dt.datetime.now(dt.UTC).isoformat(),
+            "bundle_file": _BUNDLE,
+            "bundle_sha256": hashlib.sha256(bundle).hexdigest(),
+            "bundle_bytes": len(bundle),
+            "libraries": _running_versions(),
+        }
+        write_bytes_atomic(staging / _BUNDLE, bundle, mode=0o644)
+        write_bytes_atomic(staging / _CARD, _card_bytes(card), mode=0o644)
+        # A version appears whole (one rename) or not at all.
+        os.rename(staging, folder)
+        fsync_dir(folder.parent)
+        return card
 
-        Before anything is unpickled, the card must parse, name a plain file inside the
-        model's folder, that file's sha256 must match the card, and the card's
-        scikit-learn version must equal the running one.
+    # Loading --------------------------------------------------------------------------------
 
-        Parameters
-        ----------
-        name : str
-            The model name.
+    def load(self, ref: str | None = None) -> StoredModel:
+        """Load a model: ``name``, ``name@version``, or the default when ``ref`` is None.
 
-        Returns
-        -------
-        bundle : object
-            The saved bundle.
-        card : dict
-            The model card.
+        Nothing runs from the file: the card is checked, the bundle's sha256 compared, every
+        type it names checked against :data:`TRUSTED_TYPES`, and only then is it built.
+        Loaded models are kept in a small cache keyed on the bundle's sha256.
 
         Raises
         ------
-        FakeusersError
-            If the model is missing, its card is broken, its bundle is missing, tampered
-            with, corrupted or truncated, or it was trained with another scikit-learn.
+        ModelNotFoundError
+            No such model or version, or no default.
+        ModelUnusableError
+            The model exists but cannot be used (broken, tampered with, unsafe, old format,
+            other scikit-learn); the message says how to fix it.
         """
-        for _ in range(_LOAD_ATTEMPTS):
-            card = self.card(name)
-            _check_versions(name, card)
-            path = self._bundle_path(name, card)
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            except FileNotFoundError:
-                # A concurrent save may have replaced the card and removed this bundle.
-                if self._read_card(name).get("bundle_file") != card["bundle_file"]:
-                    continue
-                raise FakeusersError(
-                    f"The bundle file {path} of model '{name}' is missing. Restore it from "
-                    f"a backup or retrain the model with {_train_hint(name)}."
-                ) from None
-            except OSError as exc:
-                if exc.errno != errno.ELOOP:
-                    raise FakeusersError(
-                        f"Cannot read the bundle file {path} of model '{name}': "
-                        f"{exc.strerror}. Check the file's permissions."
-                    ) from exc
-                raise _not_plain_file(name, path) from None
-            with os.fdopen(fd, "rb") as f:
-                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                    raise _not_plain_file(name, path)
-                # Hash and unpickle the same open file, so it cannot be swapped in between.
-                if _sha256_of(f) != card.get("bundle_sha256"):
-                    raise FakeusersError(
-                        f"The bundle file {path} of model '{name}' does not match the "
-                        "sha256 recorded in its model.json: it was tampered with or "
-                        "corrupted, so it was not loaded. Restore it from a backup or "
-                        f"retrain the model with {_train_hint(name)}."
-                    )
-                f.seek(0)
-                try:
-                    bundle = joblib.load(f)
-                # Unpickling can fail with almost any exception (EOFError, ValueError,
-                # AttributeError, ModuleNotFoundError...); all mean "this file is unusable".
-                except Exception as exc:
-                    raise FakeusersError(
-                        f"The bundle file {path} of model '{name}' could not be read "
-                        f"({type(exc).__name__}: {exc}). Retrain the model with "
-                        f"{_train_hint(name)}."
-                    ) from exc
-            return bundle, card
-        raise FakeusersError(
-            f"Model '{name}' kept being replaced while it was loading. Wait for the running "
-            "save to finish and try again."
+        name, version = self.resolve(ref)
+        card = self._card(name, version)
+        bundle = self._bundle_bytes(name, version, card)
+        model = _build(self.root, name, version, card["bundle_sha256"], bundle, card)
+        return StoredModel(name, version, model, card)
+
+    def card(self, ref: str | None = None) -> dict[str, Any]:
+        """A model's card, read from ``model.json`` only; same ``ref`` as :meth:`load`."""
+        name, version = self.resolve(ref)
+        return self._card(name, version)
+
+    def resolve(self, ref: str | None = None) -> tuple[str, int]:
+        """The (name, version) that ``ref`` (or the default, when None) means.
+
+        Raises
+        ------
+        ModelNotFoundError
+            No such name or version, or no default model.
+        """
+        if ref is None:
+            return self.default()
+        name, version = parse_ref(ref)
+        versions = self._versions(name)
+        if not versions:
+            if self._legacy(name):
+                raise _legacy_error(name)
+            raise self._no_model(name)
+        if version is None:
+            version = self._current(name, versions)
+        elif version not in versions:
+            shown = ", ".join(str(v) for v in sorted(versions))
+            raise ModelNotFoundError(
+                f"Model '{name}' has no version {version} in {self.root}; it has {shown}."
+            )
+        return name, version
+
+    def default(self) -> tuple[str, int]:
+        """The default model: the promoted one, else the only one.
+
+        Raises
+        ------
+        ModelNotFoundError
+            When the store is empty, or holds several models and none is promoted.
+        """
+        found = self._default_or_none()
+        if found is not None:
+            return found
+        names = self.names()
+        if not names:
+            raise ModelNotFoundError(
+                f"No models in {self.root}. Train one first: "
+                "python -m fakeusers train LOGS.csv --name NAME"
+            )
+        raise ModelNotFoundError(
+            f"{self.root} holds {len(names)} models and none is the default. Name one "
+            f"(--model, model=...) or promote one: python -m fakeusers models promote {names[0]}"
         )
 
-    def card(self, name: str) -> dict[str, Any]:
-        """Return a model's card, read from ``model.json`` only (nothing is unpickled).
+    def _default_or_none(self) -> tuple[str, int] | None:
+        promoted = self._read_json(self.root / _PROMOTED)
+        if promoted is not None:
+            name, version = promoted.get("name"), promoted.get("version")
+            if not isinstance(name, str) or not isinstance(version, int):
+                raise ModelUnusableError(
+                    f"{self.root / _PROMOTED} does not name a model. Promote one again: "
+                    "python -m fakeusers models promote NAME"
+                )
+            if version not in self._versions(validate_name(name)):
+                raise ModelNotFoundError(
+                    f"The default model {name}@{version} is no longer in {self.root}. Promote "
+                    "another: python -m fakeusers models promote NAME[@VERSION]"
+                )
+            return name, version
+        names = self.names()
+        if len(names) == 1 and self._versions(names[0]):
+            return names[0], self._current(names[0], self._versions(names[0]))
+        return None
 
-        Parameters
-        ----------
-        name : str
-            The model name.
+    # Promotion and rollback -----------------------------------------------------------------
 
-        Returns
-        -------
-        dict
-            The model card.
+    def promote(self, ref: str, *, by: str | None = None) -> dict[str, Any]:
+        """Make ``ref`` (``name`` means its current version) the store's default model.
 
-        Raises
-        ------
-        FakeusersError
-            If there is no such model or its ``model.json`` is unreadable or not a JSON
-            object.
+        The model must load; a broken one is refused. Returns its card.
         """
-        validate_name(name)
-        return self._read_card(name)
-
-    def list(self) -> list[dict[str, Any]]:
-        """Return the cards of all models, newest first.
-
-        Only the cards are read, so this is cheap. A model that cannot be loaded (broken
-        or missing ``model.json``, bundle file missing or unsafe, other scikit-learn
-        version) is listed with an ``"error"`` key holding the reason, after the card's
-        readable fields; entries without a valid ``created`` come last.
-
-        Returns
-        -------
-        list of dict
-            One card per model folder. Empty if the models folder does not exist.
-
-        Raises
-        ------
-        FakeusersError
-            If the models folder exists but cannot be read.
-        """
+        stored = self.load(ref)
         try:
-            folders = sorted(p for p in self.root.iterdir() if p.is_dir())
+            with _locked(self.root):
+                self._write_promoted(stored.name, stored.version, reason=by)
+        except OSError as exc:
+            raise self._unwritable("promote", exc) from exc
+        return stored.card
+
+    def rollback(self, ref: str) -> dict[str, Any]:
+        """Make ``name@version`` what ``name`` means again; later versions are kept.
+
+        The default model is not changed: promote the name again to make it the default.
+        """
+        name, version = parse_ref(ref)
+        if version is None:
+            raise FakeusersError(
+                f"Say which version to roll back to: {name}@N "
+                f"(see python -m fakeusers models versions {name})."
+            )
+        stored = self.load(ref)
+        try:
+            with _locked(self.root / name):
+                body = json.dumps({"version": version}).encode() + b"\n"
+                write_bytes_atomic(self.root / name / _CURRENT, body, mode=0o644)
+        except OSError as exc:
+            raise self._unwritable("roll back", exc) from exc
+        return stored.card
+
+    # Listing --------------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """The model names in the store, sorted (usable or not)."""
+        try:
+            return sorted(
+                p.name
+                for p in self.root.iterdir()
+                if _NAME_RE.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
+            )
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise FakeusersError(
+            raise StoreUnavailableError(
                 f"Cannot read the models folder {self.root}: {exc.strerror}. Point "
                 f"{MODELS_DIR_ENV} at a readable folder."
             ) from exc
 
-        entries = []
-        for folder in folders:
-            name = folder.name
-            if not _NAME_RE.fullmatch(name):
-                continue
-            card: dict[str, Any] = {}
-            try:
-                card = self._read_card(name)
-                _check_versions(name, card)
-                path = self._bundle_path(name, card)
-                if not path.is_file() or path.is_symlink():
-                    raise FakeusersError(
-                        f"The bundle file {path} of model '{name}' is missing or not a "
-                        f"plain file. Retrain the model with {_train_hint(name)}."
-                    )
-                entry = {**card, "name": name}
-                _created(entry)
-            except FakeusersError as exc:
-                entry = {**card, "name": name, "error": str(exc)}
-            entries.append(entry)
+    def list(self) -> list[dict[str, Any]]:
+        """One entry per name, its current version's card, newest first.
 
-        entries.sort(key=lambda e: e["name"])
-        entries.sort(key=_created, reverse=True)
+        Entries carry ``default`` (True for the default model) and ``n_versions``; a model
+        that cannot be used carries ``error`` with the reason instead of failing the list.
+        """
+        try:
+            default = self._default_or_none()
+        except FakeusersError:
+            default = None
+        entries = []
+        for name in self.names():
+            entries.append(self._entry(name, None, default))
+        entries.sort(key=lambda e: (e.get("created") or "", e["name"]), reverse=True)
+        return entries
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version of ``name``, newest first, each with ``current`` and ``default``."""
+        validate_name(name)
+        versions = self._versions(name)
+        if not versions:
+            raise _legacy_error(name) if self._legacy(name) else self._no_model(name)
+        try:
+            default = self._default_or_none()
+        except FakeusersError:
+            default = None
+        current = self._current(name, versions)
+        entries = []
+        for version in sorted(versions, reverse=True):
+            entry = self._entry(name, version, default)
+            entries.append({**entry, "current": version == current})
         return entries
 
     def exists(self, name: str) -> bool:
-        """Whether a model (usable or not) is stored under ``name``."""
-        return (self.root / validate_name(name) / _CARD_FILE).exists()
+        """Whether ``name`` is taken (it has a version, or a model in the old format)."""
+        validate_name(name)
+        return bool(self._versions(name)) or self._legacy(name)
 
-    def newest(self) -> str | None:
-        """Return the name of the most recently created model that can be loaded.
-
-        Returns
-        -------
-        str or None
-            The name, or None if there is no loadable model.
-        """
-        return next((e["name"] for e in self.list() if "error" not in e), None)
-
-    def delete(self, name: str) -> None:
-        """Delete a model, waiting for any save of it in progress to finish first.
-
-        Parameters
-        ----------
-        name : str
-            The model name. Broken models (for example without ``model.json``) can be
-            deleted too.
+    def check_free(self, name: str) -> None:
+        """Refuse a taken name early (before a long training); :meth:`save` decides for good.
 
         Raises
         ------
-        FakeusersError
-            If there is no folder for that model or it cannot be removed.
+        ModelExistsError
         """
+        if self.exists(name):
+            raise self._taken(name)
+
+    def delete(self, name: str) -> None:
+        """Delete a model and all its versions; the default is unset if it was this one."""
         validate_name(name)
-        model_dir = self.root / name
-        if not model_dir.is_dir():
+        folder = self.root / name
+        if not folder.is_dir() or folder.is_symlink():
             raise self._no_model(name)
         try:
-            with _exclusive_lock(model_dir):
-                # Card first: a half-deleted folder is then a broken entry, not a model.
-                with contextlib.suppress(FileNotFoundError):
-                    (model_dir / _CARD_FILE).unlink()
-                shutil.rmtree(model_dir)
+            with _locked(self.root):
+                promoted = self._read_json(self.root / _PROMOTED) or {}
+                if promoted.get("name") == name:
+                    (self.root / _PROMOTED).unlink()
+            with _locked(folder):
+                shutil.rmtree(folder)
         except OSError as exc:
-            raise FakeusersError(
-                f"Could not delete model '{name}' in {self.root}: {exc.strerror or exc}. "
-                "Check the folder's permissions."
-            ) from exc
+            raise self._unwritable("delete", exc) from exc
 
-    def _no_model(self, name: str) -> FakeusersError:
-        return FakeusersError(
+    # Internals ------------------------------------------------------------------------------
+
+    def _entry(self, name: str, version: int | None, default: tuple[str, int] | None) -> dict:
+        ref = name if version is None else f"{name}@{version}"
+        try:
+            name, version = self.resolve(ref)
+            card = self._card(name, version)
+            self._bundle_path(name, version)
+            _check_libraries(name, card)
+            entry = {**card, "name": name, "version": version}
+        except FakeusersError as exc:
+            entry = {"name": name, "version": version, "error": str(exc)}
+            with contextlib.suppress(FakeusersError):
+                entry = {**self._card(name, version), **entry}
+        entry["default"] = default == (name, version)
+        entry["n_versions"] = len(self._versions(name))
+        return entry
+
+    def _versions(self, name: str) -> set[int]:
+        folder = self.root / name
+        try:
+            children = list(folder.iterdir()) if not folder.is_symlink() else []
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+        except OSError as exc:
+            raise StoreUnavailableError(
+                f"Cannot read {folder}: {exc.strerror}. Check the folder's permissions."
+            ) from exc
+        return {
+            int(m.group(1))
+            for p in children
+            if (m := _VERSION_RE.fullmatch(p.name)) and (p / _CARD).exists()
+        }
+
+    def _current(self, name: str, versions: set[int]) -> int:
+        pointer = self._read_json(self.root / name / _CURRENT) or {}
+        version = pointer.get("version")
+        return version if version in versions else max(versions)
+
+    def _legacy(self, name: str) -> bool:
+        return (self.root / name / _CARD).exists()
+
+    def _remove_legacy(self, name: str) -> None:
+        folder = self.root / name
+        for path in folder.iterdir():
+            if path.name == _CARD or (path.name.startswith("bundle-") and path.is_file()):
+                path.unlink()
+
+    def _folder(self, name: str, version: int) -> Path:
+        """The version's folder; refuses a name or version folder that is a symlink."""
+        for folder in (self.root / name, self.root / name / f"v{version}"):
+            try:
+                mode = os.lstat(folder).st_mode
+            except FileNotFoundError:
+                raise self._no_model(name) from None
+            if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
+                raise ModelUnusableError(
+                    f"{folder} is a link or not a folder; the store does not follow links, so "
+                    f"model '{name}' was not loaded. Move the model itself into {self.root}, "
+                    f"or retrain it with {_train_hint(name)}."
+                )
+        return self.root / name / f"v{version}"
+
+    def _card(self, name: str, version: int) -> dict[str, Any]:
+        path = self._folder(name, version) / _CARD
+        card = self._read_json(path, nofollow=True)
+        if card is None:
+            raise self._no_model(name)
+        if card.get("schema") != CARD_SCHEMA:
+            raise ModelUnusableError(
+                f"The model card {path} has schema {card.get('schema')!r}; this fakeusers "
+                f"reads schema {CARD_SCHEMA}. Retrain the model with {_train_hint(name)}."
+            )
+        return card
+
+    def _bundle_path(self, name: str, version: int) -> Path:
+        path = self._folder(name, version) / _BUNDLE
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            raise ModelUnusableError(
+                f"The bundle file {path} of model '{name}@{version}' is missing. Restore it "
+                f"from a backup or retrain the model with {_train_hint(name)}."
+            ) from None
+        if not stat.S_ISREG(mode):
+            raise ModelUnusableError(
+                f"The bundle file {path} of model '{name}@{version}' is not a plain file (a "
+                f"link, folder or device); it was not loaded. Retrain the model with "
+                f"{_train_hint(name)}."
+            )
+        return path
+
+    def _bundle_bytes(self, name: str, version: int, card: dict[str, Any]) -> bytes:
+        _check_libraries(name, card)
+        path = self._bundle_path(name, version)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise ModelUnusableError(f"{path} is not a plain file; it was not loaded.")
+                data = f.read()
+        except OSError as exc:
+            raise ModelUnusableError(
+                f"Cannot read the bundle file {path} of model '{name}@{version}': "
+                f"{exc.strerror}. Check the file's permissions."
+            ) from exc
+        if hashlib.sha256(data).hexdigest() != card.get("bundle_sha256"):
+            raise ModelUnusableError(
+                f"The bundle file {path} of model '{name}@{version}' does not match the "
+                "sha256 in its model.json: it was changed or corrupted, so it was not loaded. "
+                f"Restore it from a backup or retrain the model with {_train_hint(name)}."
+            )
+        return data
+
+    def _read_json(self, path: Path, *, nofollow: bool = False) -> dict[str, Any] | None:
+        """A JSON object from ``path``; None when the file does not exist."""
+        try:
+            fd = os.open(path, os.O_RDONLY | (os.O_NOFOLLOW if nofollow else 0))
+            with os.fdopen(fd, "rb") as f:
+                text = f.read().decode("utf-8")
+            data = json.loads(text)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise ModelUnusableError(
+                f"Cannot read {path}: {exc.strerror}. Check that it is a plain, readable file."
+            ) from exc
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelUnusableError(
+                f"{path} is not valid JSON ({exc}). Retrain the model or promote one again."
+            ) from exc
+        if not isinstance(data, dict):
+            raise ModelUnusableError(f"{path} holds a JSON {type(data).__name__}, not an object.")
+        return data
+
+    def _write_promoted(self, name: str, version: int, *, reason: str | None) -> None:
+        promoted = {
+            "name": name,
+            "version": version,
+            "promoted": dt.datetime.now(dt.UTC).isoformat(),
+            "by": reason,
+        }
+        write_bytes_atomic(self.root / _PROMOTED, _card_bytes(promoted), mode=0o644)
+
+    def _taken(self, name: str) -> ModelExistsError:
+        return ModelExistsError(
+            f"Model '{name}' already exists in {self.root}. Choose another name, or replace "
+            "it (--replace, replace=true, or the dashboard's 'Replace' tick): the new model "
+            "then becomes its next version and the earlier ones are kept."
+        )
+
+    def _no_model(self, name: str) -> ModelNotFoundError:
+        return ModelNotFoundError(
             f"No model named '{name}' in {self.root}. Train one with {_train_hint(name)} "
             "or list them with `python -m fakeusers models`."
         )
 
-    def _read_card(self, name: str) -> dict[str, Any]:
-        path = self.root / name / _CARD_FILE
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except (FileNotFoundError, NotADirectoryError):
-            raise self._no_model(name) from None
-        except UnicodeDecodeError as exc:
-            raise FakeusersError(
-                f"The model card {path} is not UTF-8 text ({exc.reason}). Retrain the "
-                f"model with {_train_hint(name)}."
-            ) from exc
-        except OSError as exc:
-            raise FakeusersError(
-                f"Cannot read the model card {path}: {exc.strerror}. Check the file's permissions."
-            ) from exc
-        try:
-            card = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FakeusersError(
-                f"The model card {path} is not valid JSON (line {exc.lineno}, column "
-                f"{exc.colno}: {exc.msg}). Retrain the model with {_train_hint(name)}."
-            ) from exc
-        if not isinstance(card, dict):
-            raise FakeusersError(
-                f"The model card {path} holds a JSON {type(card).__name__}, not an object. "
-                f"Retrain the model with {_train_hint(name)}."
-            )
-        return card
-
-    def _bundle_path(self, name: str, card: dict[str, Any]) -> Path:
-        """Return the bundle's path; refuse names that could leave the folder, or no sha."""
-        model_dir = self.root / name
-        bundle_file = card.get("bundle_file")
-        if (
-            not isinstance(bundle_file, str)
-            or bundle_file in ("", ".", "..")
-            or bundle_file.startswith(".")
-            or "/" in bundle_file
-            or "\\" in bundle_file
-            or "\0" in bundle_file
-        ):
-            raise FakeusersError(
-                f"The model card {model_dir / _CARD_FILE} names the bundle file "
-                f"{bundle_file!r}, which is not a file inside the model's folder; it was "
-                f"not loaded. Retrain the model with {_train_hint(name)}."
-            )
-        if not _SHA256_RE.fullmatch(str(card.get("bundle_sha256", ""))):
-            raise FakeusersError(
-                f"The model card {model_dir / _CARD_FILE} has no valid bundle_sha256, so "
-                f"its bundle cannot be checked and was not loaded. Retrain the model with "
-                f"{_train_hint(name)}."
-            )
-        return model_dir / bundle_file
+    def _unwritable(self, action: str, exc: OSError) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"Could not {action} in {self.root}: {exc.strerror or exc}. Check the folder's "
+            "permissions and free space."
+        )
 
 
 def _train_hint(name: str) -> str:
-    return f"`python -m fakeusers train LOGS --name {name}`"
+    return f"`python -m fakeusers train LOGS --name {name} --replace`"
 
 
-def _not_plain_file(name: str, path: Path) -> FakeusersError:
-    return FakeusersError(
-        f"The bundle file {path} of model '{name}' is not a plain file (a link, folder or "
-        f"device); it was not loaded. Retrain the model with {_train_hint(name)}."
+def _legacy_error(name: str) -> ModelUnusableError:
+    return ModelUnusableError(
+        f"Model '{name}' was saved by an older fakeusers as a pickle, which runs code when it "
+        f"is read, so it is no longer loaded. Retrain it with {_train_hint(name)} (it then "
+        "becomes version 1 in the new format)."
     )
 
 
-def _check_versions(name: str, card: dict[str, Any]) -> None:
-    """Refuse a model pickled by another scikit-learn: it may load wrong or not at all."""
+def _check_libraries(name: str, card: dict[str, Any]) -> None:
+    """Refuse a model fitted by another scikit-learn: its internals may load wrong."""
     import sklearn
 
-    versions = card.get("versions")
-    trained = versions.get("scikit-learn") if isinstance(versions, dict) else None
-    if trained is None:
-        raise FakeusersError(
-            f"Model '{name}' has no scikit-learn version in its model.json, so it cannot be "
-            f"checked and was not loaded. Retrain it with {_train_hint(name)}."
-        )
+    libraries = card.get("libraries")
+    trained = libraries.get("scikit-learn") if isinstance(libraries, dict) else None
     if trained != sklearn.__version__:
-        raise FakeusersError(
+        raise ModelUnusableError(
             f"Model '{name}' was trained with scikit-learn {trained} but this is "
             f"{sklearn.__version__}; retrain it with {_train_hint(name)} "
             f"(or install scikit-learn=={trained} to use it as it is)."
         )
 
 
+def _bundle_types(name: str, data: bytes) -> set[str]:
+    """Every ``module.class`` a skops file names, read from its schema without building."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ModelUnusableError(
+            f"The bundle of model '{name}' is not a skops file ({exc}). Retrain it with "
+            f"{_train_hint(name)}."
+        ) from exc
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__module__" in node or "__class__" in node:
+                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+_CACHE: OrderedDict[tuple[str, str, int, str], Any] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _build(root: Path, name: str, version: int, sha: str, data: bytes, card: dict) -> Any:
+    """Build the model from checked bytes, once per bundle (then from the cache)."""
+    key = (str(root), name, version, sha)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    import skops.io as sio
+
+    from fakeusers.models import TrainedModel
+
+    untrusted = sorted(_bundle_types(name, data) - set(TRUSTED_TYPES))
+    if untrusted:
+        raise ModelUnusableError(
+            f"The bundle of model '{name}@{version}' contains types fakeusers does not trust "
+            f"({', '.join(untrusted[:5])}), so it was not loaded, whatever its sha256. "
+            f"Retrain it with {_train_hint(name)}."
+        )
+    try:
+        bundle = sio.loads(data, trusted=list(TRUSTED_TYPES))
+        model = TrainedModel.from_bundle(bundle, card)
+    except FakeusersError:
+        raise
+    # A file that passes the checks but does not build is unusable, whatever went wrong.
+    except Exception as exc:
+        raise ModelUnusableError(
+            f"The bundle of model '{name}@{version}' could not be read ({type(exc).__name__}: "
+            f"{exc}). Retrain it with {_train_hint(name)}."
+        ) from exc
+    with _CACHE_LOCK:
+        _CACHE[key] = model
+        while len(_CACHE) > _CACHED_MODELS:
+            _CACHE.popitem(last=False)
+    return model
+
+
+@functools.cache
 def _running_versions() -> dict[str, str]:
     import numpy
     import pandas
     import sklearn
+    import skops
 
     return {
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
         "pandas": pandas.__version__,
         "numpy": numpy.__version__,
-        "joblib": joblib.__version__,
         "fakeusers": fakeusers.__version__,
     }
 
 
-def _json_default(value: object) -> object:
-    """Convert what json cannot: numpy/pandas scalars and arrays, paths, sets, datetimes."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=repr)
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} value {value!r} is not JSON-serialisable")
+def _plain(card: dict[str, Any]) -> dict[str, Any]:
+    """The card as plain JSON values (numpy scalars and arrays become numbers and lists)."""
+
+    def default(value: object) -> object:
+        if hasattr(value, "tolist"):
+            return value.tolist()
+        raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+    return json.loads(json.dumps(card, default=default))
 
 
-def _created(entry: dict[str, Any]) -> dt.datetime:
-    """Return an entry's creation time; entries without a valid one sort as the oldest."""
-    try:
-        created = dt.datetime.fromisoformat(entry["created"])
-    except (KeyError, TypeError, ValueError):
-        if "error" in entry:
-            return dt.datetime.min.replace(tzinfo=dt.UTC)
-        raise FakeusersError(
-            f"Model '{entry['name']}' has no valid 'created' time in its model.json. "
-            f"Retrain it with {_train_hint(entry['name'])}."
-        ) from None
-    return created if created.tzinfo else created.replace(tzinfo=dt.UTC)
+def _card_bytes(card: dict[str, Any]) -> bytes:
+    return (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 @contextlib.contextmanager
-def _exclusive_lock(model_dir: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``<model_dir>/.lock``, creating the folder if needed."""
-    lock_path = model_dir / _LOCK_FILE
-    while True:
-        model_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except FileNotFoundError:  # a concurrent delete removed the folder again
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            # delete() removes the folder, lock file included, while holding the lock. A
-            # save that was waiting then holds a lock on a file nobody else sees: retry.
-            try:
-                on_disk = os.stat(lock_path)
-            except FileNotFoundError:
-                on_disk = None
-            held = os.fstat(fd)
-            if on_disk is not None and (on_disk.st_dev, on_disk.st_ino) == (
-                held.st_dev,
-                held.st_ino,
-            ):
-                break
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``<folder>/.lock``, creating the folder if needed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / _LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _write_bundle(model_dir: Path, bundle: object) -> tuple[str, str, int]:
-    """Write the bundle durably under its content-addressed name; return (file, sha, bytes)."""
-    fd, tmp = tempfile.mkstemp(dir=model_dir, prefix=_BUNDLE_TMP_PREFIX, suffix=_TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            joblib.dump(bundle, f)
-            f.flush()
-            os.fsync(f.fileno())
-            f.seek(0)
-            sha = _sha256_of(f)
-            size = f.tell()
-        bundle_file = f"bundle-{sha[:16]}.joblib"
-        os.replace(tmp, model_dir / bundle_file)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _fsync_dir(model_dir)
-    return bundle_file, sha, size
-
-
-def _write_card(model_dir: Path, card: dict[str, Any]) -> None:
-    """Replace model.json in one atomic step."""
-    data = (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=model_dir, prefix=_CARD_TMP_PREFIX, suffix=_TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, model_dir / _CARD_FILE)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _fsync_dir(model_dir)
-
-
-def _remove_leftovers(model_dir: Path, keep: str) -> None:
-    """Delete older bundles and temp files of crashed saves (safe: we hold the lock)."""
-    for path in model_dir.iterdir():
-        name = path.name
-        old_bundle = name.startswith("bundle-") and name.endswith(".joblib")
-        tmp = name.startswith((_BUNDLE_TMP_PREFIX, _CARD_TMP_PREFIX)) and name.endswith(_TMP_SUFFIX)
-        if name != keep and (old_bundle or tmp):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-
-
-def _sha256_of(f: io.BufferedIOBase) -> str:
-    """Hash a binary file object from its current position to the end."""
-    digest = hashlib.sha256()
-    while chunk := f.read(_CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make renames inside ``path`` durable across a power loss."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)

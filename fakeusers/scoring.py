@@ -1,0 +1,371 @@
+"""The one path from a log to a decision, called by every face.
+
+The command line (``predict``, ``evaluate``), the REST API (``/predict``) and every dashboard
+page call :func:`score_log` (or :func:`score_sources`, which also reads the files and loads the
+model) and render the :class:`ScoredLog` it returns. Nothing here knows which face called:
+
+- the decision rule is one value, :class:`Rule`, validated once in :meth:`Rule.of`;
+- a log that is the model's own training log (recognised by the fingerprint in its card) is
+  scored with the model's *out-of-fold* probabilities, and the result says so, so that costs
+  and metrics measured on it are what the model does on users it has not seen;
+- the reasons for a user's probability (:meth:`ScoredLog.reasons`) come from
+  :mod:`fakeusers.explain`, and the flagged list from :meth:`ScoredLog.flagged_csv`.
+
+Examples
+--------
+>>> rule = Rule.of(cost_fp=1, cost_fn=9)  # doctest: +SKIP
+>>> scored = score_sources(["logs.csv"], store=ModelStore(), rule=rule)  # doctest: +SKIP
+>>> scored.decision.n_flagged, scored.model_ref  # doctest: +SKIP
+(352, 'june@2')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fakeusers.decisions import CostCurve, Decision, decide
+from fakeusers.errors import FakeusersError
+from fakeusers.reading import Log, Source, read_logs
+
+__all__ = ["Rule", "ScoredLog", "score_log", "score_sources"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """Whom to flag: by costs (``p >= M / (M + F)``) or the K riskiest users.
+
+    Attributes
+    ----------
+    cost_fp : float or None
+        M, the cost of blocking a real user.
+    cost_fn : float or None
+        F, the cost of letting a fake user through.
+    top_k : int or None
+        Review capacity: flag the K riskiest users. With costs as well, the costs price
+        the top-K decision; without them, no cost is computed.
+    """
+
+    cost_fp: float | None = None
+    cost_fn: float | None = None
+    top_k: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        cost_fp: float | None = None,
+        cost_fn: float | None = None,
+        top_k: int | None = None,
+    ) -> Rule | None:
+        """Validate a rule as the user gave it; None when nothing was given (score only).
+
+        Raises
+        ------
+        FakeusersError
+            One cost without the other, a negative or non-finite cost, both costs zero
+            without ``top_k``, or a ``top_k`` that is not a whole number >= 0.
+
+        Examples
+        --------
+        >>> Rule.of(cost_fp=1, cost_fn=3).threshold
+        0.25
+        >>> Rule.of() is None
+        True
+        """
+        if (cost_fp is None) != (cost_fn is None):
+            raise FakeusersError(
+                "Give both costs: M, the cost of blocking a real user (--cost-fp, cost_fp), "
+                "and F, the cost of missing a fake user (--cost-fn, cost_fn)."
+            )
+        if top_k is not None and (
+            isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 0
+        ):
+            raise FakeusersError(
+                f"The review capacity K must be a whole number of users, 0 or more; got {top_k!r}."
+            )
+        if cost_fp is None and top_k is None:
+            return None
+        rule = cls(cost_fp, cost_fn, None if top_k is None else int(top_k))
+        if cost_fp is not None:
+            # decide() refuses negative, infinite and both-zero costs, with the fix.
+            decide(np.zeros(0), cost_fp=cost_fp, cost_fn=cost_fn, top_k=rule.top_k)
+        return rule
+
+    @property
+    def has_costs(self) -> bool:
+        return self.cost_fp is not None
+
+    @property
+    def threshold(self) -> float | None:
+        """``M / (M + F)`` in cost mode; None in top-K mode."""
+        if self.top_k is not None or self.cost_fp is None:
+            return None
+        from fakeusers.decisions import cost_threshold
+
+        return cost_threshold(self.cost_fp, self.cost_fn)
+
+    def describe(self) -> str:
+        """The rule in words, for summaries: ``threshold M/(M+F) = 0.1000``, ``top 200``."""
+        if self.top_k is not None:
+            return f"the top {self.top_k:,} (review capacity)"
+        return f"threshold M/(M+F) = {self.threshold:.4f}"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ScoredLog:
+    """A log scored by a model, and the decision under a rule.
+
+    Immutable and shared (the dashboard caches it across reruns): derived values are computed
+    once, on first use.
+
+    Attributes
+    ----------
+    log : Log
+    model : TrainedModel
+    model_ref : str or None
+        ``name@version`` of a stored model; None for a model not (yet) saved.
+    p : numpy.ndarray of float64
+        Probability that each user is fake, in the log's user order.
+    out_of_fold : bool
+        True when the log is the model's training log: ``p`` are then its cross-validated
+        probabilities.
+    rule : Rule or None
+    decision : Decision or None
+        Present when a rule was given.
+    """
+
+    log: Log
+    model: Any
+    model_ref: str | None
+    p: np.ndarray
+    out_of_fold: bool
+    rule: Rule | None
+    decision: Decision | None
+
+    @property
+    def user_ids(self) -> np.ndarray:
+        return self.log.user_ids
+
+    @property
+    def n_users(self) -> int:
+        return self.log.n_users
+
+    @functools.cached_property
+    def labels(self) -> np.ndarray | None:
+        """0/1 per user when the log's labels can evaluate the model, else None."""
+        labels = self.log.labels
+        if labels is None or (labels < 0).any():
+            return None
+        return labels
+
+    @functools.cached_property
+    def n_events(self) -> np.ndarray:
+        """Rows per user."""
+        return np.bincount(self.log.user_codes, minlength=self.n_users)
+
+    @functools.cached_property
+    def order(self) -> np.ndarray:
+        """Users by descending probability, ties in log order."""
+        return np.argsort(-self.p, kind="stable")
+
+    @functools.cached_property
+    def curve(self) -> CostCurve:
+        """Expected (and, with labels, realised) cost of every threshold."""
+        return CostCurve.from_scores(self.p, self.labels)
+
+    @functools.cached_property
+    def metrics(self) -> dict | None:
+        """ROC AUC, average precision, Brier score, log loss, reliability; None unlabelled."""
+        if self.labels is None:
+            return None
+        from fakeusers.models import classification_metrics
+
+        return classification_metrics(self.labels, self.p)
+
+    @property
+    def flagged(self) -> np.ndarray | None:
+        """Which users are flagged (bool per user); None without a rule."""
+        return None if self.decision is None else self.decision.flagged
+
+    @functools.cached_property
+    def ranked_flagged(self) -> np.ndarray:
+        """Indices of the flagged users, highest risk first (empty without a rule)."""
+        if self.decision is None:
+            return np.zeros(0, dtype=np.int64)
+        return self.order[self.decision.flagged[self.order]]
+
+    def with_rule(self, rule: Rule | None) -> ScoredLog:
+        """The same scores under another rule: no rescoring, one threshold pass."""
+        if rule == self.rule:
+            return self
+        return _decided(
+            ScoredLog(self.log, self.model, self.model_ref, self.p, self.out_of_fold, rule, None),
+            reuse=self,
+        )
+
+    def notes(self) -> list[str]:
+        """What the reader of the result must know besides the numbers."""
+        notes = []
+        if self.out_of_fold:
+            notes.append(
+                "These users trained the model, so their probabilities are its cross-validated "
+                "(out-of-fold) ones: metrics and costs are what the model does on users it "
+                "has not seen."
+            )
+        return notes
+
+    # Explanations ---------------------------------------------------------------------------
+
+    @functools.cached_property
+    def _reference(self) -> pd.Series | None:
+        from fakeusers import explain
+
+        if self.model.model_type != "boosting":
+            return None
+        return explain.reference_values(self.model, self.log)
+
+    def explain(self, users: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Features and per-feature contributions (log-odds) of some users."""
+        from fakeusers import explain
+
+        users = np.asarray(users, dtype=np.int64)
+        X = explain.user_features(self.log, self.model.vocabulary, users)
+        return X, explain.contributions(self.model, X, self._reference)
+
+    def reasons(self, users: Sequence[int]) -> list[str]:
+        """For each of ``users``, the feature that pushes their probability up the most."""
+        from fakeusers import explain
+
+        X, contrib = self.explain(users)
+        return explain.top_reasons(contrib, X)
+
+    @functools.cached_property
+    def importance(self) -> tuple[pd.Series, str, str]:
+        """Feature importance of the model on this log: values, title and unit."""
+        from fakeusers import explain
+
+        return explain.importance(self.model, self.log, self._reference)
+
+    # Users ----------------------------------------------------------------------------------
+
+    def find_users(self, query: str, limit: int = 50) -> np.ndarray:
+        """Up to ``limit`` users whose ID contains ``query``, highest risk first.
+
+        Without a query: the riskiest users.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        query = query.strip()
+        if not query:
+            return self.order[:limit]
+        hits = np.asarray(pc.match_substring(pa.array(self.user_ids, pa.string()), query))
+        return self.order[hits[self.order]][:limit]
+
+    # Outputs --------------------------------------------------------------------------------
+
+    def table(self, users: Sequence[int] | None = None, *, reasons: bool = False) -> pd.DataFrame:
+        """Rows for some users (default: the flagged ones, riskiest first).
+
+        Columns ``UserId, is_fake_probability, events`` and, with ``reasons``,
+        ``top_reason``.
+        """
+        from fakeusers.export import flagged_table
+
+        users = self.ranked_flagged if users is None else np.asarray(users, dtype=np.int64)
+        shown = self.reasons(users) if reasons else None
+        return flagged_table(self.user_ids, self.p, self.n_events, users, shown)
+
+    def flagged_csv(self) -> bytes:
+        """The flagged users as a spreadsheet-safe CSV, riskiest first, with reasons."""
+        from fakeusers.export import to_csv
+
+        return to_csv(self.table(reasons=True))
+
+
+def score_log(
+    log: Log, model: Any, rule: Rule | None = None, *, model_ref: str | None = None
+) -> ScoredLog:
+    """Score every user of ``log`` with ``model`` and decide under ``rule``.
+
+    Parameters
+    ----------
+    log : Log
+    model : TrainedModel
+    rule : Rule, optional
+        Without one, only probabilities.
+    model_ref : str, optional
+        How outputs name the model (``name@version``).
+
+    Raises
+    ------
+    FakeusersError
+        When the model cannot score this log (for example it needs timestamps).
+    """
+    out_of_fold = _is_training_log(log, model)
+    if out_of_fold:
+        p = np.asarray(model.oof_p, dtype=np.float64)
+    else:
+        from fakeusers.features import featurize
+
+        X = featurize(log, model.vocabulary)
+        p = np.ascontiguousarray(model.pipeline.predict_proba(X)[:, 1], dtype=np.float64)
+    return _decided(ScoredLog(log, model, model_ref, p, out_of_fold, rule, None))
+
+
+def score_sources(
+    sources: Source | Sequence[Source],
+    *,
+    store: Any,
+    model: str | None = None,
+    rule: Rule | None = None,
+) -> ScoredLog:
+    """Read logs, load a model from ``store`` (the default when ``model`` is None), score.
+
+    The model is resolved before anything is read (a wrong name fails at once) and loaded
+    while the logs are parsed.
+
+    Raises
+    ------
+    ModelNotFoundError, ModelUnusableError, FakeusersError
+        As :meth:`ModelStore.load` and :func:`fakeusers.reading.read_logs` raise them.
+    """
+    name, version = store.resolve(model)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(store.load, f"{name}@{version}")
+        try:
+            log = read_logs(sources)
+        finally:
+            stored = loading.result()
+    return score_log(log, stored.model, rule, model_ref=stored.ref)
+
+
+def _is_training_log(log: Log, model: Any) -> bool:
+    training = getattr(model, "training", None) or {}
+    fingerprint = training.get("fingerprint_sha256")
+    if not fingerprint or len(model.oof_p) != log.n_users or training.get("rows") != log.n_rows:
+        return False  # cheap checks first: hashing a large log takes a while
+    return log.fingerprint() == fingerprint
+
+
+def _decided(scored: ScoredLog, reuse: ScoredLog | None = None) -> ScoredLog:
+    """Attach the decision of ``scored.rule`` (copying derived values from ``reuse``)."""
+    rule = scored.rule
+    decision = None
+    if rule is not None:
+        cost_fp, cost_fn = (rule.cost_fp, rule.cost_fn) if rule.has_costs else (1.0, 1.0)
+        decision = decide(
+            scored.p, cost_fp=cost_fp, cost_fn=cost_fn, top_k=rule.top_k, y_true=scored.labels
+        )
+    result = dataclasses.replace(scored, decision=decision)
+    if reuse is not None:
+        for name in ("labels", "n_events", "order", "curve", "metrics", "_reference"):
+            if name in reuse.__dict__:
+                result.__dict__[name] = reuse.__dict__[name]
+    return result
