@@ -35,24 +35,28 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
-import functools
 import hashlib
-import io
 import json
 import os
-import platform
 import re
 import shutil
 import stat
-import threading
-import zipfile
-from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fakeusers
 from fakeusers.atomic import fsync_dir, write_bytes_atomic
+from fakeusers.bundles import (
+    CARD_SCHEMA,
+    TRUSTED_TYPES,
+    build,
+    card_bytes,
+    check_libraries,
+    dumps,
+    plain,
+    running_versions,
+)
+from fakeusers.bundles import retrain_hint as _train_hint
 from fakeusers.errors import (
     FakeusersError,
     ModelExistsError,
@@ -74,39 +78,6 @@ __all__ = [
 ]
 
 MODELS_DIR_ENV = "FAKEUSERS_MODELS_DIR"
-#: The model card's format. Version 1 (joblib bundles) is refused: it runs code when read.
-CARD_SCHEMA = 2
-
-#: Every type a bundle may contain. Anything else is refused before it is built.
-TRUSTED_TYPES = (
-    "builtins.bool",
-    "builtins.dict",
-    "builtins.float",
-    "builtins.int",
-    "builtins.list",
-    "builtins.NoneType",
-    "builtins.str",
-    "builtins.tuple",
-    "numpy.dtype",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.ndarray",
-    "numpy.uint64",
-    "numpy.random._generator.Generator",
-    "numpy.random._pcg64.PCG64",
-    "sklearn._loss._loss.CyHalfBinomialLoss",
-    "sklearn._loss.link.Interval",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.loss.HalfBinomialLoss",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.impute._base.SimpleImputer",
-    "sklearn.linear_model._logistic.LogisticRegressionCV",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.preprocessing._label.LabelEncoder",
-)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _VERSION_RE = re.compile(r"v([1-9][0-9]{0,8})")
@@ -115,7 +86,6 @@ _BUNDLE = "model.skops"
 _CURRENT = "current.json"
 _PROMOTED = "promoted.json"
 _LOCK = ".lock"
-_CACHED_MODELS = 8
 
 
 def resolve_models_dir(models_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -267,11 +237,9 @@ class ModelStore:
         StoreUnavailableError
             The store cannot be written; nothing of this save is left behind.
         """
-        import skops.io as sio
-
         validate_name(name)
-        bundle = sio.dumps(model.bundle())
-        card = _plain(model.card())
+        bundle = dumps(model)
+        card = plain(model.card())
         try:
             with _locked(self.root / name):
                 versions = self._versions(name)
@@ -308,10 +276,10 @@ class ModelStore:
             "bundle_file": _BUNDLE,
             "bundle_sha256": hashlib.sha256(bundle).hexdigest(),
             "bundle_bytes": len(bundle),
-            "libraries": _running_versions(),
+            "libraries": running_versions(),
         }
         write_bytes_atomic(staging / _BUNDLE, bundle, mode=0o644)
-        write_bytes_atomic(staging / _CARD, _card_bytes(card), mode=0o644)
+        write_bytes_atomic(staging / _CARD, card_bytes(card), mode=0o644)
         # A version appears whole (one rename) or not at all.
         os.rename(staging, folder)
         fsync_dir(folder.parent)
@@ -337,7 +305,8 @@ class ModelStore:
         name, version = self.resolve(ref)
         card = self._card(name, version)
         bundle = self._bundle_bytes(name, version, card)
-        model = _build(self.root, name, version, card["bundle_sha256"], bundle, card)
+        key = (str(self.root), name, version, card["bundle_sha256"])
+        model = build(key, name, version, bundle, card)
         return StoredModel(name, version, model, card)
 
     def card(self, ref: str | None = None) -> dict[str, Any]:
@@ -455,7 +424,7 @@ class ModelStore:
             return sorted(
                 p.name
                 for p in self.root.iterdir()
-                if _NAME_RE.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
+                if _NAME_RE.fullmatch(p.name) and (p.is_dir() or p.is_symlink())
             )
         except FileNotFoundError:
             return []
@@ -537,20 +506,23 @@ class ModelStore:
             name, version = self.resolve(ref)
             card = self._card(name, version)
             self._bundle_path(name, version)
-            _check_libraries(name, card)
+            check_libraries(name, card)
             entry = {**card, "name": name, "version": version}
         except FakeusersError as exc:
             entry = {"name": name, "version": version, "error": str(exc)}
             with contextlib.suppress(FakeusersError):
                 entry = {**self._card(name, version), **entry}
         entry["default"] = default == (name, version)
-        entry["n_versions"] = len(self._versions(name))
+        with contextlib.suppress(FakeusersError):
+            entry["n_versions"] = len(self._versions(name))
         return entry
 
     def _versions(self, name: str) -> set[int]:
         folder = self.root / name
+        if folder.is_symlink():
+            raise _link_error(name, folder, self.root)
         try:
-            children = list(folder.iterdir()) if not folder.is_symlink() else []
+            children = list(folder.iterdir())
         except (FileNotFoundError, NotADirectoryError):
             return set()
         except OSError as exc:
@@ -569,7 +541,7 @@ class ModelStore:
         return version if version in versions else max(versions)
 
     def _legacy(self, name: str) -> bool:
-        return (self.root / name / _CARD).exists()
+        return not (self.root / name).is_symlink() and (self.root / name / _CARD).exists()
 
     def _remove_legacy(self, name: str) -> None:
         folder = self.root / name
@@ -585,11 +557,7 @@ class ModelStore:
             except FileNotFoundError:
                 raise self._no_model(name) from None
             if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
-                raise ModelUnusableError(
-                    f"{folder} is a link or not a folder; the store does not follow links, so "
-                    f"model '{name}' was not loaded. Move the model itself into {self.root}, "
-                    f"or retrain it with {_train_hint(name)}."
-                )
+                raise _link_error(name, folder, self.root)
         return self.root / name / f"v{version}"
 
     def _card(self, name: str, version: int) -> dict[str, Any]:
@@ -622,7 +590,7 @@ class ModelStore:
         return path
 
     def _bundle_bytes(self, name: str, version: int, card: dict[str, Any]) -> bytes:
-        _check_libraries(name, card)
+        check_libraries(name, card)
         path = self._bundle_path(name, version)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -671,7 +639,7 @@ class ModelStore:
             "promoted": dt.datetime.now(dt.UTC).isoformat(),
             "by": reason,
         }
-        write_bytes_atomic(self.root / _PROMOTED, _card_bytes(promoted), mode=0o644)
+        write_bytes_atomic(self.root / _PROMOTED, card_bytes(promoted), mode=0o644)
 
     def _taken(self, name: str) -> ModelExistsError:
         return ModelExistsError(
@@ -693,8 +661,12 @@ class ModelStore:
         )
 
 
-def _train_hint(name: str) -> str:
-    return f"`python -m fakeusers train LOGS --name {name} --replace`"
+def _link_error(name: str, folder: Path, root: Path) -> ModelUnusableError:
+    return ModelUnusableError(
+        f"{folder} is a link or not a folder; the store does not follow links, so model "
+        f"'{name}' was not loaded. Move the model itself into {root}, or retrain it with "
+        f"{_train_hint(name)}."
+    )
 
 
 def _legacy_error(name: str) -> ModelUnusableError:
@@ -703,115 +675,6 @@ def _legacy_error(name: str) -> ModelUnusableError:
         f"is read, so it is no longer loaded. Retrain it with {_train_hint(name)} (it then "
         "becomes version 1 in the new format)."
     )
-
-
-def _check_libraries(name: str, card: dict[str, Any]) -> None:
-    """Refuse a model fitted by another scikit-learn: its internals may load wrong."""
-    import sklearn
-
-    libraries = card.get("libraries")
-    trained = libraries.get("scikit-learn") if isinstance(libraries, dict) else None
-    if trained != sklearn.__version__:
-        raise ModelUnusableError(
-            f"Model '{name}' was trained with scikit-learn {trained} but this is "
-            f"{sklearn.__version__}; retrain it with {_train_hint(name)} "
-            f"(or install scikit-learn=={trained} to use it as it is)."
-        )
-
-
-def _bundle_types(name: str, data: bytes) -> set[str]:
-    """Every ``module.class`` a skops file names, read from its schema without building."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            schema = json.loads(archive.read("schema.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise ModelUnusableError(
-            f"The bundle of model '{name}' is not a skops file ({exc}). Retrain it with "
-            f"{_train_hint(name)}."
-        ) from exc
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "__module__" in node or "__class__" in node:
-                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
-
-
-_CACHE: OrderedDict[tuple[str, str, int, str], Any] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-
-
-def _build(root: Path, name: str, version: int, sha: str, data: bytes, card: dict) -> Any:
-    """Build the model from checked bytes, once per bundle (then from the cache)."""
-    key = (str(root), name, version, sha)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    import skops.io as sio
-
-    from fakeusers.models import TrainedModel
-
-    untrusted = sorted(_bundle_types(name, data) - set(TRUSTED_TYPES))
-    if untrusted:
-        raise ModelUnusableError(
-            f"The bundle of model '{name}@{version}' contains types fakeusers does not trust "
-            f"({', '.join(untrusted[:5])}), so it was not loaded, whatever its sha256. "
-            f"Retrain it with {_train_hint(name)}."
-        )
-    try:
-        bundle = sio.loads(data, trusted=list(TRUSTED_TYPES))
-        model = TrainedModel.from_bundle(bundle, card)
-    except FakeusersError:
-        raise
-    # A file that passes the checks but does not build is unusable, whatever went wrong.
-    except Exception as exc:
-        raise ModelUnusableError(
-            f"The bundle of model '{name}@{version}' could not be read ({type(exc).__name__}: "
-            f"{exc}). Retrain it with {_train_hint(name)}."
-        ) from exc
-    with _CACHE_LOCK:
-        _CACHE[key] = model
-        while len(_CACHE) > _CACHED_MODELS:
-            _CACHE.popitem(last=False)
-    return model
-
-
-@functools.cache
-def _running_versions() -> dict[str, str]:
-    import numpy
-    import pandas
-    import sklearn
-    import skops
-
-    return {
-        "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "skops": skops.__version__,
-        "pandas": pandas.__version__,
-        "numpy": numpy.__version__,
-        "fakeusers": fakeusers.__version__,
-    }
-
-
-def _plain(card: dict[str, Any]) -> dict[str, Any]:
-    """The card as plain JSON values (numpy scalars and arrays become numbers and lists)."""
-
-    def default(value: object) -> object:
-        if hasattr(value, "tolist"):
-            return value.tolist()
-        raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-    return json.loads(json.dumps(card, default=default))
-
-
-def _card_bytes(card: dict[str, Any]) -> bytes:
-    return (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 @contextlib.contextmanager

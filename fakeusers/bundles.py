@@ -1,0 +1,198 @@
+"""The persisted form of a model: a skops bundle that runs no code, and a JSON card.
+
+A bundle holds stock scikit-learn objects and plain arrays only (:meth:`TrainedModel.bundle`);
+it is written with skops and read back with an explicit list of trusted types,
+:data:`TRUSTED_TYPES`. Our own classes (``TrainedModel``, ``Vocabulary``) are never in it:
+they are rebuilt from the card, so renaming or moving them breaks no saved model. The card
+carries :data:`CARD_SCHEMA`; the store refuses other schemas.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import platform
+import threading
+import zipfile
+from collections import OrderedDict
+from typing import Any
+
+import fakeusers
+from fakeusers.errors import FakeusersError, ModelUnusableError
+
+__all__ = [
+    "CARD_SCHEMA",
+    "TRUSTED_TYPES",
+    "build",
+    "card_bytes",
+    "check_libraries",
+    "dumps",
+    "plain",
+    "retrain_hint",
+    "running_versions",
+]
+
+#: The model card's format. Version 1 (joblib bundles) is refused: it runs code when read.
+CARD_SCHEMA = 2
+_CACHED_MODELS = 8
+
+#: Every type a bundle may contain. Anything else is refused before it is built.
+TRUSTED_TYPES = (
+    "builtins.bool",
+    "builtins.dict",
+    "builtins.float",
+    "builtins.int",
+    "builtins.list",
+    "builtins.NoneType",
+    "builtins.str",
+    "builtins.tuple",
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.ndarray",
+    "numpy.uint64",
+    "numpy.random._generator.Generator",
+    "numpy.random._pcg64.PCG64",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.linear_model._logistic.LogisticRegressionCV",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._label.LabelEncoder",
+)
+
+
+def retrain_hint(name: str) -> str:
+    """The command that replaces an unusable model ``name``."""
+    return f"`python -m fakeusers train LOGS --name {name} --replace`"
+
+
+def dumps(model: Any) -> bytes:
+    """The skops bytes of a trained model's bundle."""
+    import skops.io as sio
+
+    return sio.dumps(model.bundle())
+
+
+def check_libraries(name: str, card: dict[str, Any]) -> None:
+    """Refuse a model fitted by another scikit-learn: its internals may load wrong."""
+    import sklearn
+
+    libraries = card.get("libraries")
+    trained = libraries.get("scikit-learn") if isinstance(libraries, dict) else None
+    if trained != sklearn.__version__:
+        raise ModelUnusableError(
+            f"Model '{name}' was trained with scikit-learn {trained} but this is "
+            f"{sklearn.__version__}; retrain it with {retrain_hint(name)} "
+            f"(or install scikit-learn=={trained} to use it as it is)."
+        )
+
+
+def _bundle_types(name: str, data: bytes) -> set[str]:
+    """Every ``module.class`` a skops file names, read from its schema without building."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ModelUnusableError(
+            f"The bundle of model '{name}' is not a skops file ({exc}). Retrain it with "
+            f"{retrain_hint(name)}."
+        ) from exc
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__module__" in node or "__class__" in node:
+                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def build(key: tuple, name: str, version: int, data: bytes, card: dict) -> Any:
+    """Build the model from bytes whose sha256 matched the card, once per ``key``.
+
+    Every type the file names is checked against :data:`TRUSTED_TYPES` first, and skops is
+    given the same list, so nothing else is ever built.
+
+    Raises
+    ------
+    ModelUnusableError
+        Untrusted types, not a skops file, or a bundle that does not make a model.
+    """
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    import skops.io as sio
+
+    from fakeusers.models import TrainedModel
+
+    untrusted = sorted(_bundle_types(name, data) - set(TRUSTED_TYPES))
+    if untrusted:
+        raise ModelUnusableError(
+            f"The bundle of model '{name}@{version}' contains types fakeusers does not trust "
+            f"({', '.join(untrusted[:5])}), so it was not loaded, whatever its sha256. "
+            f"Retrain it with {retrain_hint(name)}."
+        )
+    try:
+        bundle = sio.loads(data, trusted=list(TRUSTED_TYPES))
+        model = TrainedModel.from_bundle(bundle, card)
+    except FakeusersError:
+        raise
+    # A file that passes the checks but does not build is unusable, whatever went wrong.
+    except Exception as exc:
+        raise ModelUnusableError(
+            f"The bundle of model '{name}@{version}' could not be read ({type(exc).__name__}: "
+            f"{exc}). Retrain it with {retrain_hint(name)}."
+        ) from exc
+    with _CACHE_LOCK:
+        _CACHE[key] = model
+        while len(_CACHE) > _CACHED_MODELS:
+            _CACHE.popitem(last=False)
+    return model
+
+
+@functools.cache
+def running_versions() -> dict[str, str]:
+    import numpy
+    import pandas
+    import sklearn
+    import skops
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
+        "pandas": pandas.__version__,
+        "numpy": numpy.__version__,
+        "fakeusers": fakeusers.__version__,
+    }
+
+
+def plain(card: dict[str, Any]) -> dict[str, Any]:
+    """The card as plain JSON values (numpy scalars and arrays become numbers and lists)."""
+
+    def default(value: object) -> object:
+        if hasattr(value, "tolist"):
+            return value.tolist()
+        raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+    return json.loads(json.dumps(card, default=default))
+
+
+def card_bytes(card: dict[str, Any]) -> bytes:
+    return (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
