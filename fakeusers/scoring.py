@@ -312,10 +312,9 @@ def score_log(
     if out_of_fold:
         p = np.asarray(model.oof_p, dtype=np.float64)
     else:
-        from fakeusers.features import featurize
+        from fakeusers.models import score
 
-        X = featurize(log, model.vocabulary)
-        p = np.ascontiguousarray(model.pipeline.predict_proba(X)[:, 1], dtype=np.float64)
+        p = score(model, log)["is_fake_probability"].to_numpy(dtype=np.float64)
     return _decided(ScoredLog(log, model, model_ref, p, out_of_fold, rule, None))
 
 

@@ -1,0 +1,103 @@
+"""Helpers shared by the tests: logs made on the fly, trained models, the CLI in a subprocess.
+
+One place for what several test modules need, so a change of the CLI, the demo generator or
+the store touches one helper, not every test.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from fakeusers.demo import generate_log
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def csv_bytes(
+    n_events: int = 20_000,
+    seed: int = 1,
+    *,
+    labelled: bool = True,
+    timestamps: bool = True,
+) -> bytes:
+    """A synthetic log (the demo generator's) as CSV bytes."""
+    table = generate_log(n_events, seed=seed, timestamps=timestamps)
+    if not labelled:
+        table = table.drop_columns(["Fake"])
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf)
+    return buf.getvalue()
+
+
+def write_log(path: Path, n_events: int = 20_000, seed: int = 1, **kwargs: bool) -> Path:
+    """:func:`csv_bytes` written to ``path``."""
+    path.write_bytes(csv_bytes(n_events, seed, **kwargs))
+    return path
+
+
+@functools.cache
+def trained(
+    n_events: int = 20_000, seed: int = 1, model_type: str = "logistic", timestamps: bool = True
+):
+    """A model trained on :func:`csv_bytes` (once per process: never mutate it)."""
+    from fakeusers.models import train
+    from fakeusers.reading import read_logs
+
+    log = read_logs([("train.csv", csv_bytes(n_events, seed, timestamps=timestamps))])
+    return train(log, model_type)
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m fakeusers ARGS`` in a subprocess, with no model store from the environment
+    unless ``env`` gives one."""
+    full_env = {k: v for k, v in os.environ.items() if k != "FAKEUSERS_MODELS_DIR"}
+    full_env.update(PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "fakeusers", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=300,
+    )
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit 2, no traceback, exactly one ``error:`` line holding every one of ``words``."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def table_bytes(columns: dict[str, list]) -> bytes:
+    """A CSV log from columns."""
+    buf = io.BytesIO()
+    pacsv.write_csv(pa.table(columns), buf)
+    return buf.getvalue()
