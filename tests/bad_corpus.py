@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["BAD_DIR", "CASES", "BadCase"]
+__all__ = ["BAD_DIR", "CASES", "FACE_CASES", "BadCase"]
 
 BAD_DIR = Path(__file__).resolve().parent / "data" / "bad"
 
@@ -361,3 +361,18 @@ CASES: list[BadCase] = [
         timestamps=True,
     ),
 ]
+
+# The library reads every case (tests/test_bad_corpus.py). Each face (CLI, API, dashboard) only
+# turns the library's outcome into its own form, so a handful of representative cases shows
+# it does: refusals of several kinds, warnings, and IDs that must come out exactly as read.
+_FACE_NAMES = (
+    "binary_garbage.csv",  # refused: not a text file
+    "missing_column.csv",  # refused: names the column and the fix
+    "corrupt.csv.gz",  # refused: a broken gzip
+    "formula_ids.csv",  # accepted: IDs a spreadsheet would run, written exactly as read
+    "latin1.csv",  # accepted with a warning
+    "repeated_headers.csv",  # accepted: concatenated exports
+    "big_field.csv.gz",  # accepted: a 5 MB user ID
+)
+FACE_CASES: list[BadCase] = [case for case in CASES if case.name in _FACE_NAMES]
+assert len(FACE_CASES) == len(_FACE_NAMES)

@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from fakeusers.store import ModelStore
+from tests.support import ROOT, assert_clean_error, read_csv, run_cli, write_log
 
-
-def run(*args: str, env: dict | None = None, cwd: Path | None = None):
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    full_env.pop("FAKEUSERS_MODELS_DIR", None)
-    if env and "FAKEUSERS_MODELS_DIR" in env:
-        full_env["FAKEUSERS_MODELS_DIR"] = env["FAKEUSERS_MODELS_DIR"]
-    return subprocess.run(
-        [sys.executable, "-m", "fakeusers", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd or ROOT,
-        timeout=300,
-    )
-
-
-def assert_clean_error(result, *words: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    for word in words:
-        assert word in lines[0]
-
-
-def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+run = run_cli
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +29,31 @@ def workspace(tmp_path_factory):
     assert r.returncode == 0, r.stderr
     r = run("train", str(train_log), "--name", "first", "--models-dir", str(store))
     assert r.returncode == 0, r.stderr
-    return {"tmp": tmp, "store": store, "train": train_log, "score": score_log, "out": r.stdout}
+    small = write_log(tmp / "small.csv", 6_000, seed=4, timestamps=False)
+    return {
+        "tmp": tmp,
+        "store": store,
+        "train": train_log,
+        "small": small,
+        "score": score_log,
+        "out": r.stdout,
+    }
 
 
 def test_train_prints_the_cv_summary(workspace):
     out = workspace["out"]
-    assert "Model 'first' (logistic) saved" in out
+    assert "Model 'first' version 1 (logistic) saved" in out
+    assert "It is the default model (first@1)." in out
     for label in ("ROC AUC", "average precision", "Brier score", "log loss", "reliability"):
         assert label in out
-    assert (workspace["store"] / "first" / "model.json").exists()
+    assert (workspace["store"] / "first" / "v1" / "model.json").exists()
 
 
 def test_models_lists_the_store(workspace):
     r = run("models", "--models-dir", str(workspace["store"]))
     assert r.returncode == 0
-    assert r.stdout.splitlines()[0].split()[:3] == ["NAME", "CREATED", "TYPE"]
-    assert r.stdout.splitlines()[1].startswith("first ")
+    assert r.stdout.splitlines()[0].split()[:5] == ["MODEL", "(*", "default)", "CREATED", "TYPE"]
+    assert r.stdout.splitlines()[1].startswith("first@1 * ")
 
 
 def test_predict_writes_the_contract_format(workspace):
@@ -172,7 +155,7 @@ def test_tampered_model_is_refused_by_the_cli(workspace, tmp_path):
 
     store = tmp_path / "store"
     shutil.copytree(workspace["store"], store)
-    bundle = next((store / "first").glob("bundle-*.joblib"))
+    bundle = store / "first" / "v1" / "model.skops"
     data = bytearray(bundle.read_bytes())
     data[len(data) // 2] ^= 0xFF
     bundle.write_bytes(bytes(data))
@@ -203,16 +186,75 @@ def test_a_model_trained_without_timestamps_scores_logs_without_them(workspace, 
     assert r.returncode == 0, r.stderr
 
 
-def test_training_never_overwrites_a_model_silently(workspace, tmp_path):
+def test_training_never_overwrites_a_model_and_replace_adds_a_version(workspace, tmp_path):
     store = ["--models-dir", str(tmp_path)]
-    log = str(workspace["train"])
+    log = str(workspace["small"])
     assert run("train", log, "--name", "june", *store).returncode == 0
-    created = json.loads((tmp_path / "june" / "model.json").read_text())["created"]
+    card = (tmp_path / "june" / "v1" / "model.json").read_bytes()
     assert_clean_error(run("train", log, "--name", "june", *store), "already exists", "--replace")
-    assert json.loads((tmp_path / "june" / "model.json").read_text())["created"] == created
-    r = run("train", log, "--name", "june", "--replace", *store)
+    r = run("train", log, "--name", "june", "--replace", "--model", "boosting", *store)
     assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "june" / "model.json").read_text())["created"] != created
+    assert "version 2" in r.stdout and "models promote june@2" in r.stdout
+    assert (tmp_path / "june" / "v1" / "model.json").read_bytes() == card, "v1 is kept"
+    r = run("models", "versions", "june", *store)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[1].startswith("june@2 ") and lines[2].startswith("june@1 * ")
+    assert "'june' means june@2." in r.stdout
+
+
+def test_promote_and_rollback_choose_what_predict_uses(workspace, tmp_path):
+    store = ["--models-dir", str(tmp_path)]
+    log, out = str(workspace["small"]), tmp_path / "o.csv"
+    assert run("train", log, "--name", "a", *store).returncode == 0
+    assert run("train", log, "--name", "b", "--model", "boosting", *store).returncode == 0
+    r = run("predict", str(workspace["score"]), str(out), *store)
+    assert "Using model 'a@1', the default" in r.stderr, "the newer model did not take over"
+    r = run("models", "promote", "b", *store)
+    assert r.returncode == 0 and "b@1 is now the default model." in r.stdout
+    r = run("predict", str(workspace["score"]), str(out), *store)
+    assert "Using model 'b@1'" in r.stderr and "model 'b@1'" in r.stdout
+    assert run("train", log, "--name", "b", "--replace", *store).returncode == 0
+    r = run("models", "rollback", "b@1", *store)
+    assert r.returncode == 0 and "'b' now means b@1" in r.stdout
+    assert ModelStore(tmp_path).resolve("b") == ("b", 1)
+    assert_clean_error(run("models", "promote", "nobody", *store), "No model named 'nobody'")
+    assert_clean_error(run("models", "rollback", "b@7", *store), "no version 7")
+
+
+def test_evaluate_on_the_training_log_reports_the_cards_out_of_fold_figures(workspace):
+    store = ModelStore(workspace["store"])
+    cv = store.card("first")["cv"]
+    r = run("evaluate", str(workspace["train"]), "--models-dir", str(workspace["store"]))
+    assert r.returncode == 0, r.stderr
+    assert "out-of-fold" in r.stdout and "cross-validated (out-of-fold)" in r.stderr
+    assert f"average precision  {cv['average_precision']:.4f}" in r.stdout
+    assert f"ROC AUC            {cv['roc_auc']:.4f}" in r.stdout
+
+
+def test_racing_trainings_for_one_name_end_with_one_model(workspace, tmp_path):
+    args = [sys.executable, "-m", "fakeusers", "train", str(workspace["small"])]
+    args += ["--name", "race", "--models-dir", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _ in results) == [0, 2, 2], results
+    assert all("already exists" in err for code, err in results if code == 2)
+    assert [v["version"] for v in ModelStore(tmp_path).versions("race")] == [1]
+
+
+def test_outputs_follow_the_umask_and_a_killed_predict_leaves_no_litter(workspace, tmp_path):
+    out = tmp_path / "scores.csv"
+    stale = tmp_path / ".scores.csv.abc.fakeusers-tmp"
+    stale.write_text("half a file from a killed run")
+    os.utime(stale, (time.time() - 600, time.time() - 600))
+    r = run("predict", str(workspace["score"]), str(out), "--models-dir", str(workspace["store"]))
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_mode & 0o777 == 0o644  # the test runs under umask 022
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
 
 
 def test_usage_errors_are_one_line_too():
@@ -224,4 +266,4 @@ def test_usage_errors_are_one_line_too():
 def test_the_default_model_is_named(workspace, tmp_path):
     out = tmp_path / "o.csv"
     r = run("predict", str(workspace["score"]), str(out), "--models-dir", str(workspace["store"]))
-    assert r.returncode == 0 and "Using model 'first', the newest" in r.stderr
+    assert r.returncode == 0 and "Using model 'first@1', the default" in r.stderr
