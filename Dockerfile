@@ -8,11 +8,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 FAKEUSERS_MODELS_DIR=/app/model
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
-COPY app.py pyproject.toml ./
+COPY app.py pyproject.toml README.md ./
 COPY .streamlit/ .streamlit/
 COPY pages/ pages/
 COPY fakeusers/ fakeusers/
 COPY data/ data/
+COPY docs/ docs/
 RUN mkdir -p models
 
 EXPOSE 8501 8000

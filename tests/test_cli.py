@@ -267,3 +267,8 @@ def test_the_default_model_is_named(workspace, tmp_path):
     out = tmp_path / "o.csv"
     r = run("predict", str(workspace["score"]), str(out), "--models-dir", str(workspace["store"]))
     assert r.returncode == 0 and "Using model 'first@1', the default" in r.stderr
+
+
+def test_docs_is_a_command_with_a_port():
+    r = run("docs", "--help")
+    assert r.returncode == 0 and "--port" in r.stdout and "7000" in r.stdout
