@@ -4,7 +4,8 @@ Starts ``python -m fakeusers serve`` on a free localhost port with a freshly tra
 then, for the same 10k-event log:
 
 - POSTs it N times as JSON columns, as a ``text/csv`` body, and as JSON with costs;
-- scores it N times in-process (``read_logs`` on the CSV bytes, then ``score``);
+- scores it N times in-process (``read_logs`` on the CSV bytes, then ``score_log``, the
+  scoring path every face calls);
 
 and prints the median and 90th-percentile latencies and each ratio to the in-process
 median: the cost of HTTP, JSON and validation on top of the library. The first request,
@@ -38,8 +39,9 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout, without instal
     sys.path.insert(0, str(ROOT))
 
 from fakeusers.demo import generate_log  # noqa: E402
-from fakeusers.models import score, train  # noqa: E402
+from fakeusers.models import train  # noqa: E402
 from fakeusers.reading import read_logs  # noqa: E402
+from fakeusers.scoring import score_log  # noqa: E402
 from fakeusers.store import ModelStore  # noqa: E402
 
 TRAIN_EVENTS = 20_000
@@ -108,8 +110,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         models = Path(tmp) / "models"
         trained = train(read_logs(("train.csv", csv_bytes(generate_log(TRAIN_EVENTS, seed=1)))))
-        ModelStore(models).save("bench", trained, trained.card())
-        model, _ = ModelStore(models).load("bench")
+        ModelStore(models).save("bench", trained)
+        model = ModelStore(models).load("bench").model
         n_users = read_logs(("score.csv", data)).n_users
 
         process, url = start_server(models, Path(tmp) / "server.log")
@@ -140,7 +142,7 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
 
-        local = timings_ms(lambda: score(model, read_logs(("score.csv", data))), args.repeats)
+        local = timings_ms(lambda: score_log(read_logs(("score.csv", data)), model), args.repeats)
 
     base = statistics.median(local)
     print(

@@ -1,38 +1,45 @@
 """The REST API through FastAPI's test client: shapes, decisions, refusals, limits, training.
 
 One model is trained through ``POST /train`` per module and every prediction is compared
-with the library scoring the same bytes in-process: the API must add nothing and lose
-nothing on the way.
+with the library scoring the same bytes in-process (:func:`fakeusers.scoring.score_log`):
+the API must add nothing and lose nothing on the way. Errors are the store's and the
+reader's typed errors, in their words, with the status of their type.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
+import os
 import re
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+import skops.io as sio
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.preprocessing import StandardScaler
 
 import fakeusers
 from fakeusers.api import MAX_BYTES_ENV, create_app
 from fakeusers.decisions import expected_cost
 from fakeusers.demo import generate_log
 from fakeusers.errors import FakeusersError
-from fakeusers.models import score
 from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs
-from fakeusers.store import ModelStore, validate_name
+from fakeusers.scoring import score_log
+from fakeusers.store import ModelStore, parse_ref
 from tests.bad_corpus import BAD_DIR, CASES, BadCase
+from tests.support import trained
 
 CORPUS_IDS = [case.name for case in CASES]
 
 MODEL = "api-model"
+REF = f"{MODEL}@1"
 CSV = {"content-type": "text/csv"}
 CSV_BODY = "CSV body"  # how the API names a text/csv body in messages
 
@@ -83,20 +90,33 @@ def scoring() -> dict:
 
 @pytest.fixture(scope="module")
 def expected(api, scoring) -> dict:
-    model, _ = ModelStore(api["root"]).load(MODEL)
+    stored = ModelStore(api["root"]).load(MODEL)
     log = read_logs(("score.csv", scoring["csv"]))
-    scores = score(model, log)
-    return {
-        "UserId": log.user_ids.tolist(),
-        "p": scores["is_fake_probability"].to_numpy(),
-        "warnings": log.report.warnings,
-    }
+    scored = score_log(log, stored.model)
+    assert not scored.out_of_fold
+    return {"UserId": log.user_ids.tolist(), "p": scored.p, "warnings": log.report.warnings}
 
 
 def assert_scored_like_the_library(body: dict, expected: dict) -> None:
-    assert body["model"] == MODEL
+    assert body["model"] == REF
     assert body["UserId"] == expected["UserId"]
     np.testing.assert_allclose(body["is_fake_probability"], expected["p"], rtol=1e-12, atol=0)
+    assert (body["out_of_fold"], body["notes"]) == (False, [])
+
+
+def train(client: TestClient, name: str, log: bytes, **form: str):
+    """POST /train with one file; the response."""
+    return client.post("/train", files={"file": ("t.csv", log)}, data={"name": name, **form})
+
+
+def error_of(call) -> str:
+    """The message of the FakeusersError that ``call()`` raises."""
+    with pytest.raises(FakeusersError) as err:
+        call()
+    return str(err.value)
+
+
+ONE_ROW = {"UserId": ["u"], "Event": ["click_ad"], "Category": ["Motor"]}
 
 
 # --- service and model cards ----------------------------------------------------------------
@@ -112,31 +132,42 @@ def test_models_lists_the_cards_of_the_store(api):
     response = api["client"].get("/models")
     assert response.status_code == 200
     listed = response.json()
-    assert [c["name"] for c in listed] == [c["name"] for c in ModelStore(api["root"]).list()]
-    assert listed[0]["name"] == MODEL
+    assert listed == ModelStore(api["root"]).list()
+    assert (listed[0]["name"], listed[0]["version"], listed[0]["default"]) == (MODEL, 1, True)
 
 
-def test_model_card_is_the_stored_card(api):
-    response = api["client"].get(f"/models/{MODEL}")
+@pytest.mark.parametrize("ref", [MODEL, REF])
+def test_model_card_is_the_stored_card(api, ref):
+    response = api["client"].get(f"/models/{ref}")
     assert response.status_code == 200
-    assert response.json() == ModelStore(api["root"]).card(MODEL)
+    assert response.json() == ModelStore(api["root"]).card(ref)
+    assert response.json()["libraries"]["scikit-learn"]
 
 
-def test_unknown_model_is_404_in_the_stores_words(api):
-    with pytest.raises(FakeusersError) as err:
-        ModelStore(api["root"]).card("nobody")
-    response = api["client"].get("/models/nobody")
+@pytest.mark.parametrize(
+    ("method", "path", "ref"),
+    [
+        ("GET", "/models/{}", "nobody"),
+        ("GET", "/models/{}", "nobody@1"),
+        ("GET", "/models/{}", f"{MODEL}@9"),
+        ("GET", "/models/{}/versions", "nobody"),
+        ("POST", "/models/{}/promote", "nobody"),
+        ("POST", "/models/{}/promote", f"{MODEL}@9"),
+    ],
+)
+def test_unknown_models_and_versions_are_404_in_the_stores_words(api, method, path, ref):
+    detail = error_of(lambda: ModelStore(api["root"]).resolve(ref))
+    response = api["client"].request(method, path.format(ref))
     assert response.status_code == 404
-    assert response.json() == {"detail": str(err.value)}
+    assert response.json() == {"detail": detail}
 
 
-@pytest.mark.parametrize("name", ["...", ".hidden", "a b", "x" * 65, "-dash"])
-def test_invalid_model_names_are_refused_in_the_stores_words(api, name):
-    with pytest.raises(FakeusersError) as err:
-        validate_name(name)
-    response = api["client"].get(f"/models/{name}")
+@pytest.mark.parametrize("ref", ["...", ".hidden", "a b", "x" * 65, "-dash", "m@", "m@0", "m@x"])
+def test_invalid_model_refs_are_refused_in_the_stores_words(api, ref):
+    detail = error_of(lambda: parse_ref(ref))
+    response = api["client"].get(f"/models/{ref}")
     assert response.status_code == 422
-    assert response.json()["detail"] == str(err.value)
+    assert response.json()["detail"] == detail
 
 
 def test_docs_are_served_and_describe_the_three_body_types(api):
@@ -153,7 +184,25 @@ def test_docs_are_served_and_describe_the_three_body_types(api):
     assert set(body) == {"application/json", "text/csv", "multipart/form-data"}
     fields = body["application/json"]["schema"]["properties"]
     assert all(fields[name].get("description") for name in ("UserId", "cost_fp", "top_k"))
-    assert "multipart/form-data" in schema["paths"]["/train"]["post"]["requestBody"]["content"]
+    train_form = schema["paths"]["/train"]["post"]["requestBody"]["content"]
+    form_ref = train_form["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    form = schema["components"]["schemas"][form_ref]["properties"]
+    assert {"file", "name", "model", "seed", "replace", "ignore_timestamps"} == set(form)
+    assert {"/models/{ref}", "/models/{name}/versions", "/models/{ref}/promote"} <= set(
+        schema["paths"]
+    )
+    card = schema["components"]["schemas"]["ModelCard"]["properties"]
+    assert {"version", "schema", "libraries", "default"} <= set(card)
+    assert "versions" not in card
+    answer = schema["components"]["schemas"]["PredictResponse"]
+    assert {"out_of_fold", "notes", "model"} <= set(answer["required"])
+    assert "NAME@VERSION" in answer["properties"]["model"]["description"]
+
+
+def test_every_documented_status_is_in_the_description(api):
+    description = api["client"].get("/openapi.json").json()["info"]["description"]
+    for status in (400, 404, 409, 413, 415, 422, 500, 503):
+        assert f"| {status} |" in description
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -162,63 +211,120 @@ def test_docs_are_served_and_describe_the_three_body_types(api):
 def test_train_returns_the_saved_card_and_its_location(api):
     card = dict(api["card"])
     assert card.pop("warnings") == []
-    assert card == ModelStore(api["root"]).card(MODEL)
+    assert card.pop("default") is True  # the store's first model is its default
+    assert card == ModelStore(api["root"]).card(REF)
     assert card["training"]["fingerprint_sha256"] == (
         read_logs(("train.csv", api["training"])).fingerprint()
     )
     assert card["cv"]["roc_auc"] > 0.9
 
 
-def test_train_refuses_to_overwrite_unless_asked(api, tmp_path):
+def test_a_taken_name_is_409_and_replace_adds_a_version(tmp_path):
     client = TestClient(create_app(tmp_path))
+    store = ModelStore(tmp_path)
     log = csv_bytes(generate_log(3_000, seed=5))
-    first = client.post("/train", files={"file": ("a.csv", log)}, data={"name": "m"})
+    first = train(client, "m", log)
     assert first.status_code == 201, first.text
-    assert first.headers["location"] == "/models/m"
-    again = client.post("/train", files={"file": ("a.csv", log)}, data={"name": "m"})
+    assert first.headers["location"] == "/models/m@1"
+    again = train(client, "m", csv_bytes(generate_log(3_000, seed=6)))
     assert again.status_code == 409
-    assert "already exists" in again.json()["detail"]
-    assert ModelStore(tmp_path).card("m")["created"] == first.json()["created"]
-    replaced = client.post(
-        "/train", files={"file": ("a.csv", log)}, data={"name": "m", "replace": "true"}
-    )
+    assert again.json() == {"detail": error_of(lambda: store.check_free("m"))}
+    assert [v["version"] for v in store.versions("m")] == [1]
+
+    replaced = train(client, "m", log, replace="true")
     assert replaced.status_code == 201
-    assert ModelStore(tmp_path).card("m")["created"] == replaced.json()["created"]
+    assert (replaced.json()["version"], replaced.json()["default"]) == (2, False)
+    assert replaced.headers["location"] == "/models/m@2"
+    versions = client.get("/models/m/versions")
+    assert versions.status_code == 200
+    assert versions.json() == store.versions("m")
+    assert [(v["version"], v["current"], v["default"]) for v in versions.json()] == [
+        (2, True, False),
+        (1, False, True),
+    ]
+    assert client.get("/models/m@1").json()["created"] == first.json()["created"]
 
 
-def test_retrained_model_is_used_at_once(tmp_path):
-    """The API caches loaded models; a retrain under the same name must not be masked."""
+def test_a_new_version_is_used_by_name_and_the_default_stays_until_promoted(tmp_path):
+    """Loaded models are cached; a new version under the same name must not be masked."""
+    store = ModelStore(tmp_path)
+    store.save("m", trained(3_000, 5, timestamps=False))
     client = TestClient(create_app(tmp_path))
     body = columns(generate_log(1_000, seed=9))
-    answers = []
-    for seed in (5, 6):
-        log = csv_bytes(generate_log(3_000, seed=seed))
-        data = {"name": "m", "replace": "true"}
-        assert client.post("/train", files={"file": ("a.csv", log)}, data=data).status_code == 201
-        answers.append(client.post("/predict", json=body).json()["is_fake_probability"])
-    model, _ = ModelStore(tmp_path).load("m")
-    now = score(model, read_logs(("x.csv", csv_bytes(generate_log(1_000, seed=9)))))
-    assert answers[0] != answers[1]
-    np.testing.assert_allclose(answers[1], now["is_fake_probability"], rtol=1e-12)
+    before = client.post("/predict", json={**body, "model": "m"}).json()
+    store.save("m", trained(3_000, 6, timestamps=False), replace=True)
+    by_name = client.post("/predict", json={**body, "model": "m"}).json()
+    by_default = client.post("/predict", json=body).json()
+    assert (before["model"], by_name["model"], by_default["model"]) == ("m@1", "m@2", "m@1")
+    log = read_logs(("x.csv", csv_bytes(generate_log(1_000, seed=9))))
+    for answer, ref in ((by_name, "m@2"), (by_default, "m@1")):
+        p = score_log(log, store.load(ref).model).p
+        np.testing.assert_allclose(answer["is_fake_probability"], p, rtol=1e-12)
+    assert by_name["is_fake_probability"] != by_default["is_fake_probability"]
+
+
+def test_promote_changes_the_model_predict_uses_by_default(tmp_path):
+    store = ModelStore(tmp_path)
+    store.save("first", trained(3_000, 5, timestamps=False))
+    store.save("second", trained(3_000, 6, timestamps=False))
+    client = TestClient(create_app(tmp_path))
+    assert client.post("/predict", json=ONE_ROW).json()["model"] == "first@1"
+
+    promoted = client.post("/models/second/promote")
+    assert promoted.status_code == 200
+    assert promoted.json() == store.card("second@1")
+    assert store.default() == ("second", 1)
+    assert client.post("/predict", json=ONE_ROW).json()["model"] == "second@1"
+    listed = {c["name"]: c["default"] for c in client.get("/models").json()}
+    assert listed == {"first": False, "second": True}
+
+    assert client.post("/models/first@1/promote").status_code == 200
+    assert client.post("/predict", json=ONE_ROW).json()["model"] == "first@1"
 
 
 def test_train_refuses_an_unlabelled_log_in_the_readers_words(api):
     data = csv_bytes(generate_log(2_000, seed=3).drop_columns(["Fake"]))
-    with pytest.raises(FakeusersError) as err:
-        read_logs(("plain.csv", data)).require_labels()
+    detail = error_of(lambda: read_logs(("plain.csv", data)).require_labels())
     response = api["client"].post("/train", files={"file": ("plain.csv", data)})
     assert response.status_code == 422
-    assert response.json() == {"detail": str(err.value)}
+    assert response.json() == {"detail": detail}
 
 
 @pytest.mark.parametrize(
     ("form", "words"),
-    [({"name": "../up"}, "is not allowed"), ({"model": "forest"}, "'logistic' or 'boosting'")],
+    [
+        ({"name": "../up"}, "is not allowed"),
+        ({"model": "forest"}, "'logistic' or 'boosting'"),
+        ({"ignore_timestamps": "maybe"}, "ignore_timestamps in the body"),
+    ],
 )
 def test_train_refuses_bad_names_and_types(api, form, words):
     response = api["client"].post("/train", files={"file": ("t.csv", b"x")}, data=form)
     assert response.status_code == 422
     assert words in response.json()["detail"]
+
+
+def test_ignore_timestamps_trains_a_model_that_scores_logs_without_them(tmp_path):
+    client = TestClient(create_app(tmp_path))
+    log = csv_bytes(generate_log(3_000, seed=5, timestamps=True))
+    timed = client.post("/train", files={"file": ("t.csv", log)})  # named by default
+    plain = train(client, "plain", log, ignore_timestamps="true")
+    assert timed.status_code == plain.status_code == 201
+    assert timed.json()["name"].startswith("logistic-")
+    assert timed.json()["vocabulary"]["timestamps"] is True
+    assert plain.json()["vocabulary"]["timestamps"] is False
+
+    table = generate_log(500, seed=6, timestamps=True)
+    with_time = columns(table, "UserId", "Event", "Category", "Timestamp")
+    without = columns(table)
+    assert client.post("/predict", json=with_time).status_code == 200  # the default: timed
+    refused = client.post("/predict", json=without)
+    assert refused.status_code == 422
+    assert "trained with timestamps" in refused.json()["detail"]
+    scored = client.post("/predict", json={**without, "model": "plain"})
+    assert scored.status_code == 200
+    assert scored.json()["model"] == "plain@1"
+    assert scored.json()["UserId"] == list(dict.fromkeys(without["UserId"]))
 
 
 # --- predict: the three body types ------------------------------------------------------------
@@ -360,13 +466,26 @@ def test_top_k_flags_the_k_riskiest_without_a_threshold(api, scoring):
     assert result["threshold"] is None
     assert result["n_flagged"] == flagged.sum() == 25
     assert p[flagged].min() >= p[~flagged].max()
+    assert "expected_cost" not in result  # no costs, no price
+
+
+def test_top_k_with_costs_flags_the_k_riskiest_and_prices_them(api, scoring):
+    body = {**columns(scoring["table"]), "top_k": 25, "cost_fp": 1, "cost_fn": 9}
+    response = api["client"].post("/predict", json=body)
+    assert response.status_code == 200
+    result = response.json()
+    p = np.asarray(result["is_fake_probability"])
+    flagged = np.asarray(result["flagged"])
+    assert (result["threshold"], result["n_flagged"], int(flagged.sum())) == (None, 25, 25)
+    assert p[flagged].min() >= p[~flagged].max()
+    assert result["expected_cost"] == pytest.approx(expected_cost(p, flagged, 1, 9))
 
 
 @pytest.mark.parametrize(
     ("options", "words"),
     [
         ({"cost_fp": 1}, "Give both costs"),
-        ({"cost_fp": 1, "cost_fn": 9, "top_k": 5}, "not both"),
+        ({"cost_fn": 1, "top_k": 5}, "Give both costs"),
         ({"cost_fp": 0, "cost_fn": 0}, "Both costs are zero"),
         ({"cost_fp": -1, "cost_fn": 9}, "cost_fp in the body"),
         ({"top_k": -1}, "top_k in the body"),
@@ -375,14 +494,13 @@ def test_top_k_flags_the_k_riskiest_without_a_threshold(api, scoring):
     ],
 )
 def test_unusable_options_are_422_with_the_reason(api, options, words):
-    body = {"UserId": ["u"], "Event": ["click_ad"], "Category": ["Motor"], **options}
-    response = api["client"].post("/predict", json=body)
+    response = api["client"].post("/predict", json={**ONE_ROW, **options})
     assert response.status_code == 422
     assert words in response.json()["detail"]
 
 
 def test_an_option_given_twice_is_refused(api):
-    body = {"UserId": ["u"], "Event": ["click_ad"], "Category": ["Motor"], "top_k": 1}
+    body = {**ONE_ROW, "top_k": 1}
     response = api["client"].post("/predict", json=body, params={"top_k": 2})
     assert response.status_code == 422
     assert "top_k given both in the query string and in the body" in response.json()["detail"]
@@ -390,35 +508,79 @@ def test_an_option_given_twice_is_refused(api):
     assert unset.status_code == 200 and unset.json()["n_flagged"] == 1
 
 
+# --- predict: the model's own training log ----------------------------------------------------
+
+
+def test_the_training_log_gets_the_models_out_of_fold_probabilities(api):
+    """As in the CLI: metrics and costs on the training log are what the model does on
+    users it has not seen, whatever body the log comes in."""
+    stored = ModelStore(api["root"]).load(MODEL)
+    table = pacsv.read_csv(io.BytesIO(api["training"]))
+    as_json = {**columns(table, "UserId", "Event", "Category", "Fake"), "cost_fp": 1, "cost_fn": 9}
+    client = api["client"]
+    for response in (
+        client.post("/predict", content=api["training"], headers=CSV),
+        client.post("/predict", files={"file": ("again.csv", gzip.compress(api["training"]))}),
+        client.post("/predict", json=as_json),
+    ):
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["out_of_fold"] is True
+        assert result["model"] == REF
+        assert len(result["notes"]) == 1 and "out-of-fold" in result["notes"][0]
+        np.testing.assert_array_equal(result["is_fake_probability"], stored.model.oof_p)
+    assert result["flagged"] == (stored.model.oof_p >= 0.1).tolist()
+
+
 # --- predict: refusals ------------------------------------------------------------------------
 
 
-def test_predict_with_an_unknown_model_is_404_in_the_stores_words(api):
-    with pytest.raises(FakeusersError) as err:
-        ModelStore(api["root"]).card("nobody")
-    body = {"UserId": ["u"], "Event": ["click_ad"], "Category": ["Motor"], "model": "nobody"}
-    response = api["client"].post("/predict", json=body)
+@pytest.mark.parametrize("ref", ["nobody", f"{MODEL}@9"])
+def test_predict_with_an_unknown_model_or_version_is_404_in_the_stores_words(api, ref):
+    detail = error_of(lambda: ModelStore(api["root"]).resolve(ref))
+    response = api["client"].post("/predict", json={**ONE_ROW, "model": ref})
     assert response.status_code == 404
-    assert response.json() == {"detail": str(err.value)}
+    assert response.json() == {"detail": detail}
 
 
-@pytest.mark.parametrize("name", ["../models", "a/b", ""])
-def test_predict_refuses_model_names_that_are_paths(api, scoring, name):
-    with pytest.raises(FakeusersError) as err:
-        validate_name(name)
+def test_predict_by_name_at_version_uses_that_version(api, scoring, expected):
+    response = api["client"].post(
+        "/predict", content=scoring["csv"], headers=CSV, params={"model": REF}
+    )
+    assert response.status_code == 200
+    assert_scored_like_the_library(response.json(), expected)
+
+
+@pytest.mark.parametrize("name", ["../models", "a/b", "", "m@x"])
+def test_predict_refuses_model_refs_that_are_paths_or_no_version(api, scoring, name):
+    detail = error_of(lambda: parse_ref(name))
     response = api["client"].post(
         "/predict", content=scoring["csv"], headers=CSV, params={"model": name}
     )
     assert response.status_code == 422
-    assert response.json()["detail"] == str(err.value)
+    assert response.json()["detail"] == detail
+
+
+def test_the_model_is_checked_before_the_log_is_read(api):
+    """A wrong model fails at once, whatever the log: it is not read first."""
+    response = api["client"].post(
+        "/predict", content=b"\x00not a log", headers=CSV, params={"model": "nobody"}
+    )
+    assert response.status_code == 404
+    bad_rule = api["client"].post(
+        "/predict", content=b"\x00not a log", headers=CSV, params={"cost_fp": 1}
+    )
+    assert bad_rule.status_code == 422
+    assert "Give both costs" in bad_rule.json()["detail"]
 
 
 def test_predict_without_any_model_says_how_to_train_one(tmp_path):
-    client = TestClient(create_app(tmp_path / "empty"))
-    response = client.post("/predict", json={"UserId": ["u"], "Event": ["e"], "Category": ["c"]})
+    store = ModelStore(tmp_path / "empty")
+    client = TestClient(create_app(store.root))
+    response = client.post("/predict", json=ONE_ROW)
     assert response.status_code == 404
-    assert "No models in" in response.json()["detail"]
-    assert "POST /train" in response.json()["detail"]
+    assert response.json() == {"detail": error_of(store.default)}
+    assert "Train one" in response.json()["detail"]
 
 
 def test_unequal_columns_are_422_with_the_lengths(api):
@@ -561,47 +723,117 @@ def test_bodies_under_the_limit_are_served(small):
     assert small.post("/predict", content=gzip.compress(data), headers=CSV).status_code == 200
 
 
-def test_size_limit_comes_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv(MAX_BYTES_ENV, "2000")
+@pytest.mark.parametrize("setting", ["2000", "2KB", " 2 kb "])
+def test_size_limit_comes_from_the_environment(tmp_path, monkeypatch, setting):
+    monkeypatch.setenv(MAX_BYTES_ENV, setting)
     client = TestClient(create_app(tmp_path))
     response = client.post("/predict", content=b"x" * 3_000, headers=CSV)
     assert response.status_code == 413
     assert "2,000 bytes" in response.json()["detail"]
-    monkeypatch.setenv(MAX_BYTES_ENV, "lots")
-    with pytest.raises(FakeusersError, match=MAX_BYTES_ENV):
-        create_app(tmp_path)
+
+
+@pytest.mark.parametrize("setting", ["lots", "0", "-5MB", "1.5"])
+def test_a_bad_size_limit_is_refused_naming_the_variable(tmp_path, monkeypatch, setting):
+    monkeypatch.setenv(MAX_BYTES_ENV, setting)
+    detail = error_of(lambda: create_app(tmp_path))
+    assert detail.startswith(f"{MAX_BYTES_ENV} is {setting.strip()!r}")
+    with pytest.raises(FakeusersError, match="not a size limit"):
+        create_app(tmp_path, max_bytes=0)
 
 
 # --- broken models ----------------------------------------------------------------------------
 
 
-def test_a_tampered_model_is_409_and_listed_as_broken(api, tmp_path):
-    client = TestClient(create_app(tmp_path))
-    log = csv_bytes(generate_log(3_000, seed=5))
-    trained = client.post("/train", files={"file": ("a.csv", log)}, data={"name": "m"})
-    assert trained.status_code == 201
-    card = ModelStore(tmp_path).card("m")
-    with open(tmp_path / "m" / card["bundle_file"], "ab") as bundle:
+@pytest.fixture
+def one_model(tmp_path) -> tuple[TestClient, ModelStore]:
+    store = ModelStore(tmp_path)
+    store.save("m", trained(3_000, 5, timestamps=False))
+    return TestClient(create_app(tmp_path)), store
+
+
+def plant_bundle(store: ModelStore, data: bytes) -> None:
+    """Replace m@1's bundle and record the new sha256, as anyone who can write the store
+    could: only the loader's own checks stand."""
+    folder = store.root / "m" / "v1"
+    (folder / "model.skops").write_bytes(data)
+    card = json.loads((folder / "model.json").read_text())
+    card["bundle_sha256"] = hashlib.sha256(data).hexdigest()
+    (folder / "model.json").write_text(json.dumps(card))
+
+
+def assert_unusable_everywhere(client: TestClient, store: ModelStore) -> None:
+    """/predict (by name and by default) and promote answer 409 in the store's words."""
+    detail = error_of(lambda: store.load("m"))
+    for response in (
+        client.post("/predict", json=ONE_ROW),
+        client.post("/predict", json={**ONE_ROW, "model": "m@1"}),
+        client.post("/models/m/promote"),
+    ):
+        assert response.status_code == 409
+        assert response.json() == {"detail": detail}
+
+
+def test_a_tampered_model_is_409(one_model):
+    client, store = one_model
+    with open(store.root / "m" / "v1" / "model.skops", "ab") as bundle:
         bundle.write(b"tampered")
-    with pytest.raises(FakeusersError) as err:
-        ModelStore(tmp_path).load("m")
-    response = client.post("/predict", json={"UserId": ["u"], "Event": ["e"], "Category": ["c"]})
-    assert response.status_code == 409
-    assert response.json() == {"detail": str(err.value)}
-    (tmp_path / "m" / "model.json").write_text(json.dumps({**card, "created": "never"}))
+    assert_unusable_everywhere(client, store)
+    assert "sha256" in error_of(lambda: store.load("m"))
+
+
+def test_a_bundle_that_is_not_a_fakeusers_model_is_409(one_model):
+    client, store = one_model
+    scaler = StandardScaler().fit(np.random.default_rng(0).normal(size=(20, 2)))
+    plant_bundle(store, sio.dumps({"pipeline": scaler, "oof_y": [0], "oof_p": [0.5]}))
+    assert_unusable_everywhere(client, store)
+    assert "not a fakeusers model" in error_of(lambda: store.load("m"))
+
+
+def test_a_bundle_with_untrusted_types_is_409_whatever_its_sha256(one_model):
+    client, store = one_model
+    plant_bundle(store, sio.dumps({"pipeline": os.system, "oof_y": [0], "oof_p": [0.5]}))
+    assert_unusable_everywhere(client, store)
+
+
+def test_a_model_without_its_bundle_is_409_and_listed_with_the_reason(one_model):
+    client, store = one_model
+    (store.root / "m" / "v1" / "model.skops").unlink()
+    assert_unusable_everywhere(client, store)
     listed = client.get("/models").json()
-    assert listed[0]["name"] == "m" and "error" in listed[0]
+    assert listed == store.list()
+    assert listed[0]["name"] == "m" and "is missing" in listed[0]["error"]
 
 
-def test_a_model_trained_with_timestamps_says_it_needs_them(tmp_path):
-    client = TestClient(create_app(tmp_path))
-    log = csv_bytes(generate_log(3_000, seed=5, timestamps=True))
-    assert client.post("/train", files={"file": ("t.csv", log)}).status_code == 201
-    table = generate_log(500, seed=6, timestamps=True)
-    with_time = client.post(
-        "/predict", json=columns(table, "UserId", "Event", "Category", "Timestamp")
-    )
-    without = client.post("/predict", json=columns(table))
-    assert with_time.status_code == 200
-    assert without.status_code == 422
-    assert "trained with timestamps" in without.json()["detail"]
+# --- errors that are not the user's -----------------------------------------------------------
+
+
+class _Failing:
+    """A model store whose every call fails as a bug, or as the machine running out of memory."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str):
+        def fail(*args, **kwargs):
+            raise self.error
+
+        return fail
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "words"),
+    [
+        (RuntimeError("secret internals"), 500, "this is a bug in fakeusers"),
+        (MemoryError(), 413, "Not enough memory"),
+    ],
+)
+def test_unexpected_errors_are_json_without_a_traceback(tmp_path, error, status, words):
+    app = create_app(tmp_path)
+    app.state.store = _Failing(error)
+    client = TestClient(app, raise_server_exceptions=False)
+    for response in (client.get("/models"), client.post("/predict", json=ONE_ROW)):
+        assert response.status_code == status
+        assert response.headers["content-type"] == "application/json"
+        assert words in response.json()["detail"]
+        assert "secret" not in response.text and "Traceback" not in response.text
+    assert client.get("/health").status_code == 200

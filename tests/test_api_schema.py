@@ -35,6 +35,7 @@ from fakeusers.store import ModelStore
 
 MAX_EXAMPLES = 60
 MODEL = "fuzz"
+REFS = (MODEL, f"{MODEL}@1", f"{MODEL}@2")
 # No 5xx; and the docs tell the truth: every status, content type and body is documented,
 # and requests that break the schema are refused.
 CHECKS = [
@@ -101,7 +102,7 @@ def _often_usable(draw: st.DrawFn, values: object) -> object:
     if "model" in values:
         how = draw(st.sampled_from(["keep", "ours", "drop"]))
         if how == "ours":
-            values["model"] = MODEL
+            values["model"] = draw(st.sampled_from(REFS))
         elif how == "drop":
             del values["model"]
     if draw(st.booleans()):
@@ -116,6 +117,20 @@ def _often_usable(draw: st.DrawFn, values: object) -> object:
     if isinstance(values.get("file"), list) and draw(st.booleans()):
         values["file"] = [draw(csv_logs())]
     return values
+
+
+@st.composite
+def _often_ours(draw: st.DrawFn, path: object) -> object:
+    """Often name the store's model, or a version of it (one it lacks, too), in the URL."""
+    if not isinstance(path, dict) or draw(st.booleans()):
+        return path
+    ref = draw(st.sampled_from(REFS))
+    return {key: MODEL if key == "name" else ref for key in path}
+
+
+@schema.hook
+def flatmap_path_parameters(context: schemathesis.HookContext, path: object) -> st.SearchStrategy:
+    return _often_ours(path)
 
 
 @schema.hook
@@ -133,7 +148,7 @@ def trained_model() -> Iterator[None]:
     sink = io.BytesIO()
     pacsv.write_csv(generate_log(5_000, seed=3), sink)
     model = train(read_logs(("train.csv", sink.getvalue())), "logistic")
-    ModelStore(STORE.name).save(MODEL, model, model.card())
+    ModelStore(STORE.name).save(MODEL, model)
     yield
     STORE.cleanup()
 

@@ -1,7 +1,8 @@
 """The API as deployed: ``python -m fakeusers serve`` in a subprocess, spoken to over HTTP.
 
 What the test client cannot show: the command starts uvicorn, listens on 127.0.0.1 only by
-default, refuses oversize uploads over a real socket, keeps serving after bad requests and
+default, refuses oversize uploads over a real socket, keeps serving after bad requests,
+settles trainings racing for one name in the store (one saved, the others refused) and
 stops cleanly on SIGTERM.
 """
 
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,9 +26,11 @@ import pytest
 
 from fakeusers.api import MAX_BYTES_ENV
 from fakeusers.demo import generate_log
-from fakeusers.models import score
+from fakeusers.errors import FakeusersError
 from fakeusers.reading import read_logs
+from fakeusers.scoring import score_log
 from fakeusers.store import MODELS_DIR_ENV, ModelStore
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 2_000_000
@@ -37,12 +41,6 @@ def csv_bytes(n_events: int, seed: int) -> bytes:
     sink = io.BytesIO()
     pacsv.write_csv(generate_log(n_events, seed=seed), sink)
     return sink.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -76,7 +74,7 @@ def server(tmp_path_factory) -> Iterator[dict]:
         wait_until_up(f"http://127.0.0.1:{port}", process, log)
         # trust_env=False: a proxy set in the environment must not intercept localhost.
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120, trust_env=False) as c:
-            yield {"client": c, "port": port, "models": tmp / "models"}
+            yield {"client": c, "port": port, "models": tmp / "models", "log": log}
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
     finally:
@@ -123,11 +121,12 @@ def test_predict_over_http_scores_like_the_library(server, trained):
     )
     assert by_json.status_code == by_csv.status_code == 200
 
-    model, _ = ModelStore(server["models"]).load(trained)
+    stored = ModelStore(server["models"]).load(trained)
     log = read_logs(("score.csv", data))
-    expected = score(model, log)["is_fake_probability"].to_numpy()
+    expected = score_log(log, stored.model).p
     for result in (by_json.json(), by_csv.json()):
-        assert result["model"] == trained
+        assert result["model"] == f"{trained}@1"
+        assert result["out_of_fold"] is False
         assert result["UserId"] == log.user_ids.tolist()
         np.testing.assert_allclose(result["is_fake_probability"], expected, rtol=1e-12)
     assert by_json.json()["flagged"] == (expected >= 0.1).tolist()
@@ -164,8 +163,46 @@ def test_oversize_uploads_are_refused_over_a_real_socket(server):
     assert client.get("/health").status_code == 200
 
 
+def test_racing_trainings_for_one_name_end_with_one_model_and_the_others_refused(server):
+    """Four callers train "raced" at once: the store decides under its lock, so exactly one
+    is saved (201) and the others get 409, never a card whose bundle is another's."""
+    client, n = server["client"], 4
+    logs = [csv_bytes(5_000, seed) for seed in range(10, 10 + n)]
+    start = threading.Barrier(n)
+    answers: list[httpx.Response | None] = [None] * n
+
+    def train(i: int) -> None:
+        start.wait()
+        answers[i] = client.post(
+            "/train", files={"file": (f"race-{i}.csv", logs[i])}, data={"name": "raced"}
+        )
+
+    threads = [threading.Thread(target=train, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] + [409] * (n - 1), [a.text for a in answers]
+    store = ModelStore(server["models"])
+    with pytest.raises(FakeusersError) as taken:
+        store.check_free("raced")
+    assert all(a.json() == {"detail": str(taken.value)} for a in answers if a.status_code == 409)
+    saved = next(a.json() for a in answers if a.status_code == 201)
+    assert [v["version"] for v in store.versions("raced")] == [1]
+    assert store.card("raced")["bundle_sha256"] == saved["bundle_sha256"]
+    winner = logs[[a.status_code for a in answers].index(201)]
+    assert saved["training"]["fingerprint_sha256"] == read_logs(("w.csv", winner)).fingerprint()
+    # The race was real: more than one training got past the early name check and read its
+    # log, so the store's lock, not that check, decided.
+    server_log = server["log"].read_text()
+    started = [line for line in server_log.splitlines() if "users from race-" in line]
+    assert len(started) >= 2, server_log
+
+
 def test_serve_refuses_a_bad_size_limit_like_every_command(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), MAX_BYTES_ENV: "100MB"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), MAX_BYTES_ENV: "lots"}
     result = subprocess.run(
         [sys.executable, "-m", "fakeusers", "serve", "--models-dir", str(tmp_path)],
         cwd=ROOT,
@@ -175,5 +212,5 @@ def test_serve_refuses_a_bad_size_limit_like_every_command(tmp_path):
         timeout=120,
     )
     assert result.returncode == 2
-    assert result.stderr.startswith(f"error: {MAX_BYTES_ENV} is '100MB'")
+    assert result.stderr.startswith(f"error: {MAX_BYTES_ENV} is 'lots'")
     assert "Traceback" not in result.stderr

@@ -1,0 +1,242 @@
+"""The endpoints: thin shells around the one scoring path, the training path and the store.
+
+Each route parses its request, calls the library (:func:`fakeusers.scoring.score_sources`,
+:func:`fakeusers.training.train_and_save`, :class:`fakeusers.store.ModelStore`) and renders
+what it returns. Errors are the library's typed errors, answered by :mod:`.errors`; the store
+and the size limit come from the app's state through dependencies.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+import fakeusers
+from fakeusers import DEFAULT_MODEL
+from fakeusers.api.bodies import bounded_sources, predict_body, upload_sources
+from fakeusers.api.errors import responses
+from fakeusers.api.schemas import (
+    Health,
+    ModelCard,
+    ModelType,
+    PredictOptions,
+    PredictResponse,
+    TrainResponse,
+    predict_body_doc,
+)
+from fakeusers.scoring import Rule, ScoredLog, score_sources
+from fakeusers.store import ModelStore
+from fakeusers.training import train_and_save
+
+__all__ = ["router"]
+
+_log = logging.getLogger("fakeusers.api")
+
+router = APIRouter()
+
+
+def get_store(request: Request) -> ModelStore:
+    """The app's model store (one per app, see :func:`fakeusers.api.create_app`)."""
+    return request.app.state.store
+
+
+def get_limit(request: Request) -> int:
+    """The app's size limit in bytes, for request bodies and logs after gunzip."""
+    return request.app.state.max_bytes
+
+
+Store = Annotated[ModelStore, Depends(get_store)]
+Limit = Annotated[int, Depends(get_limit)]
+Ref = Annotated[
+    str,
+    Path(
+        description="NAME (its current version) or NAME@VERSION.",
+        examples=["june", "june@2"],
+    ),
+]
+
+
+@router.get("/health", response_model=Health, tags=["service"], summary="Is the server up?")
+def health() -> Health:
+    return Health(status="ok", version=fakeusers.__version__)
+
+
+# --- models -----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/models",
+    response_model=None,
+    tags=["models"],
+    summary="List the models, newest first",
+    description="One card per name (its current version), with `default` and `n_versions`; "
+    "a model that cannot be used carries `error` instead of failing the list.",
+    responses={200: {"model": list[ModelCard]}, **responses(503)},
+)
+def list_models(store: Store) -> JSONResponse:
+    return JSONResponse(store.list())
+
+
+@router.get(
+    "/models/{ref}",
+    response_model=None,
+    tags=["models"],
+    summary="One model's card",
+    responses={200: {"model": ModelCard}, **responses(404, 409, 422, 503)},
+)
+def model_card(ref: Ref, store: Store) -> JSONResponse:
+    return JSONResponse(store.card(ref))
+
+
+@router.get(
+    "/models/{name}/versions",
+    response_model=None,
+    tags=["models"],
+    summary="Every version of one model, newest first",
+    description="Saving under a taken name with `replace=true` adds a version and keeps the "
+    "earlier ones. `current` marks the version NAME alone means; `default` the store's "
+    "default model.",
+    responses={200: {"model": list[ModelCard]}, **responses(404, 409, 422, 503)},
+)
+def model_versions(
+    name: Annotated[str, Path(description="The model name.", examples=["june"])], store: Store
+) -> JSONResponse:
+    return JSONResponse(store.versions(name))
+
+
+@router.post(
+    "/models/{ref}/promote",
+    response_model=None,
+    tags=["models"],
+    summary="Make a model the default",
+    description="`/predict` without `model` then uses this model; NAME means its current "
+    "version. A model that cannot be used is refused. Returns the model's card.",
+    responses={200: {"model": ModelCard}, **responses(404, 409, 422, 503)},
+)
+def promote_model(ref: Ref, store: Store) -> JSONResponse:
+    return JSONResponse(store.promote(ref, by=f"POST /models/{ref}/promote (REST API)"))
+
+
+@router.post(
+    "/train",
+    status_code=201,
+    response_model=None,
+    tags=["models"],
+    summary="Train a model on a labelled log and save it",
+    description="Cross-validates and fits the model (this takes seconds to minutes), saves "
+    "it in the store and returns its card. The log needs a Fake column. A taken name is "
+    "refused (409) unless `replace=true`, which saves the model as the name's next version. "
+    "The first model of a store becomes its default; later ones are promoted with "
+    "POST /models/{ref}/promote.",
+    responses={201: {"model": TrainResponse}, **responses(400, 409, 413, 422, 503)},
+)
+def train_model(
+    store: Store,
+    limit: Limit,
+    file: Annotated[
+        list[UploadFile],
+        File(description="One or more labelled CSV logs (plain or .csv.gz), read as one."),
+    ],
+    name: Annotated[
+        str | None,
+        Form(
+            description="Model name: 1-64 letters, digits, '.', '_' or '-'. Default: "
+            "TYPE-DATE-TIME.",
+            examples=["june"],
+        ),
+    ] = None,
+    model: Annotated[ModelType, Form(description="Model type.")] = DEFAULT_MODEL,
+    seed: Annotated[int, Form(description="Seeds the folds and the boosting.")] = 0,
+    replace: Annotated[
+        bool,
+        Form(
+            description="Save as the next version of a model of this name (earlier versions "
+            "are kept) instead of refusing the name."
+        ),
+    ] = False,
+    ignore_timestamps: Annotated[
+        bool,
+        Form(
+            description="Do not use the Timestamp column, so the model can score logs without "
+            "timestamps."
+        ),
+    ] = False,
+) -> JSONResponse:
+    sources = bounded_sources(upload_sources(file), limit)
+    _log.info("POST /train: %s model %s", model, repr(name) if name else "(default name)")
+    card, log = train_and_save(
+        sources,
+        store=store,
+        name=name or None,  # an HTML form sends an empty field as ""
+        model_type=model,
+        seed=seed,
+        use_timestamps=not ignore_timestamps,
+        replace=replace,
+        progress=_log.info,
+    )
+    return JSONResponse(
+        {**card, "warnings": list(log.report.warnings)},
+        status_code=201,
+        headers={"Location": f"/models/{card['name']}@{card['version']}"},
+    )
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    response_model_exclude_unset=True,
+    tags=["scoring"],
+    summary="Probability that each user is fake, and whom to flag",
+    description="One entry per distinct user, in order of first appearance. With cost_fp "
+    "and cost_fn, users with p >= M / (M + F) are flagged; with top_k, the K most likely "
+    "fakes. On the model's own training log the probabilities are its out-of-fold ones "
+    "(`out_of_fold`, `notes`).",
+    openapi_extra={"requestBody": predict_body_doc()},
+    responses=responses(400, 404, 409, 413, 415, 422, 503),
+)
+async def predict(
+    request: Request, query: Annotated[PredictOptions, Query()], store: Store, limit: Limit
+) -> PredictResponse:
+    sources, options = await predict_body(request, query, limit)
+    return await run_in_threadpool(_predict, store, sources, options, limit)
+
+
+def _predict(
+    store: ModelStore, sources: list[tuple[str, bytes]], options: PredictOptions, limit: int
+) -> PredictResponse:
+    # The rule and the model are checked before the log is read: a wrong option fails at
+    # once, and the version is pinned, so a promotion meanwhile does not switch models.
+    rule = Rule.of(options.cost_fp, options.cost_fn, options.top_k)
+    name, version = store.resolve(options.model)
+    logs = bounded_sources(sources, limit)
+    scored = score_sources(logs, store=store, model=f"{name}@{version}", rule=rule)
+    return PredictResponse.model_construct(**_rendered(scored))
+
+
+def _rendered(scored: ScoredLog) -> dict[str, Any]:
+    """The fields of a ``/predict`` answer; decision fields only with a rule."""
+    result: dict[str, Any] = {
+        "model": scored.model_ref,
+        "UserId": scored.user_ids.tolist(),
+        "is_fake_probability": scored.p.tolist(),
+        "out_of_fold": scored.out_of_fold,
+        "notes": scored.notes(),
+        "warnings": list(scored.log.report.warnings),
+    }
+    decision = scored.decision
+    if decision is not None:
+        result.update(
+            flagged=decision.flagged.tolist(),
+            threshold=decision.threshold,
+            n_flagged=decision.n_flagged,
+        )
+        if scored.rule.has_costs:
+            result["expected_cost"] = decision.expected_cost
+    return result
