@@ -1,0 +1,324 @@
+"""One CSV file's bytes to a table of string columns, with what the load report should say.
+
+Refuses what is not CSV text (a spreadsheet, a UTF-16 export, a binary file), finds the
+header's columns (in any order and case, padded, quoted or after a BOM), the delimiter
+(``,`` ``;`` tab ``|``) and the text encoding (UTF-8, else Latin-1), then parses with
+pyarrow's multi-threaded reader. Rows with the wrong number of fields are skipped and
+named by line; a quote that is never closed is named as such.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from fakeusers.errors import FakeusersError
+from fakeusers.quoting import EXAMPLES, shown
+from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS, OPTIONAL, REQUIRED
+
+__all__ = ["ParsedFile", "parse_csv"]
+
+_BLOCK_SIZE = 16 << 20  # a field of several MB must fit in one parsing block
+_SNIFF_BYTES = 64 << 10
+_FOUND_CHARS = 200
+
+
+@dataclass
+class ParsedFile:
+    """One file parsed, and what the load report should say about it.
+
+    Attributes
+    ----------
+    table : pyarrow.Table
+        String columns named as in ``REQUIRED`` and ``OPTIONAL``, those the file has.
+    extra_columns : list of str
+        Header fields that are none of those columns, ignored.
+    skipped_rows : int
+        Rows skipped for having the wrong number of fields.
+    warnings : list of str
+        For the load report, in order.
+    """
+
+    table: pa.Table
+    extra_columns: list[str]
+    skipped_rows: int
+    warnings: list[str]
+
+
+def parse_csv(name: str, data: bytes) -> ParsedFile:
+    """Parse one CSV file into string columns named as in ``REQUIRED`` and ``OPTIONAL``.
+
+    Parameters
+    ----------
+    name : str
+        The file's name, for messages.
+    data : bytes
+        The file's (decompressed) content.
+
+    Returns
+    -------
+    ParsedFile
+        The table, with the file's extra columns, skipped rows and warnings.
+
+    Raises
+    ------
+    FakeusersError
+        When the file is not CSV text, lacks a required column, has a column twice, has no
+        rows, or no row that can be parsed; the message names the file, the line or column,
+        and the fix.
+    """
+    _refuse_non_csv(name, data)
+    fields, delimiter, encoding = _header(name, data)
+    positions, extra = _column_positions(name, fields)
+    warnings = []
+    if extra:
+        warnings.append(f"{name}: extra columns ignored: {shown(extra)}.")
+    if delimiter != ",":
+        named = {";": "semicolons", "\t": "tabs", "|": "pipes"}[delimiter]
+        warnings.append(f"{name} uses {named} as the delimiter; read it that way.")
+    if b"\n" not in data and b"\r" not in data:
+        raise _no_rows(name)
+    table, bad_rows = _parse_rows(name, data, len(fields), positions, delimiter, encoding)
+    if encoding == "latin-1":
+        warnings.append(f"{name} is not UTF-8; read it as Latin-1.")
+    warnings += _skipped_rows(name, data, bad_rows, table.num_rows, len(fields), encoding)
+    if table.num_rows == 0:
+        raise _no_rows(name)
+    renamed = {f"c{positions[c]}": c for c in positions}
+    table = table.rename_columns([renamed[c] for c in table.column_names])
+    return ParsedFile(table, extra, len(bad_rows), warnings)
+
+
+def _refuse_non_csv(name: str, data: bytes) -> None:
+    if len(data) <= _SNIFF_BYTES and not data.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise FakeusersError(
+            f"{name} is empty. Export the log again with a header line "
+            "UserId,Event,Category and one row per action."
+        )
+    if data[:4] == b"PK\x03\x04":
+        raise FakeusersError(
+            f"{name} is a spreadsheet or zip archive, not a CSV file. In your spreadsheet "
+            "use Save As / Download as 'CSV (comma-separated)' and upload that file."
+        )
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise FakeusersError(
+            f"{name} is an old Excel workbook (.xls), not a CSV file. Save it as "
+            "'CSV (comma-separated)' and upload that file."
+        )
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise FakeusersError(
+            f"{name} is UTF-16 text (Excel's 'Unicode Text'), not a UTF-8 CSV file. In your "
+            "spreadsheet use Save As 'CSV UTF-8 (comma-delimited)' and upload that file."
+        )
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        raise FakeusersError(
+            f"{name} is a binary file, not a CSV text file. Upload the log exported as CSV."
+        )
+
+
+def _header(name: str, data: bytes) -> tuple[list[str], str, str]:
+    """The raw header fields, the delimiter and the text encoding."""
+    head = data[:_SNIFF_BYTES]
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    first = head[: min(ends)] if ends else head
+    encoding = "utf-8" if _is_utf8(data) else "latin-1"
+    line = first.decode(encoding, errors="replace").lstrip("\ufeff")
+    delimiter = max(",;\t|", key=line.count)
+    if line.count(delimiter) == 0:
+        delimiter = ","
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        fields = line.split(delimiter)
+    return fields, delimiter, encoding
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8, checked by Arrow without copying the bytes."""
+    buf = pa.py_buffer(data)
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64).tobytes())
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, buf]).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _canonical(field_name: str) -> str:
+    return field_name.strip().strip("\ufeff").strip().strip('"').strip().lower()
+
+
+def _column_positions(name: str, fields: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Where each known column is in the header, and the header's other fields.
+
+    Raises a :class:`FakeusersError` for a column named twice or a required one missing.
+    """
+    wanted = {c.lower(): c for c in (*REQUIRED, *OPTIONAL)}
+    positions: dict[str, int] = {}
+    extra = []
+    for i, raw in enumerate(fields):
+        key = _canonical(raw)
+        if key in wanted:
+            col = wanted[key]
+            if col in positions:
+                raise FakeusersError(
+                    f"{name} has two columns named {col!r} (columns {positions[col] + 1} "
+                    f"and {i + 1}). Keep one and upload again."
+                )
+            positions[col] = i
+        else:
+            extra.append(raw.strip() or f"(unnamed column {i + 1})")
+    missing = [c for c in REQUIRED if c not in positions]
+    if missing:
+        raise _missing_columns(name, fields, missing)
+    return positions, extra
+
+
+def _missing_columns(name: str, fields: list[str], missing: list[str]) -> FakeusersError:
+    """The refusal of a header without required columns, with a guess at why."""
+    found = ", ".join(f.strip() for f in fields if f.strip()) or "nothing"
+    if len(found) > _FOUND_CHARS:
+        found = found[:_FOUND_CHARS] + "..."
+    cols = ", ".join(f"'{c}'" for c in missing)
+    word = "column" if len(missing) == 1 else "columns"
+    hint = ""
+    if len(fields) == 1 and any(d in fields[0] for d in ";\t|"):
+        hint = " The file may use an unusual delimiter; save it as comma-separated CSV."
+    known = {v.lower() for v in (*KNOWN_EVENTS, *KNOWN_CATEGORIES)}
+    if any(_canonical(f) in known for f in fields):
+        hint = (
+            " Its first line looks like data, not a header: add the line "
+            "UserId,Event,Category (plus Fake or Timestamp if present) at the top."
+        )
+    elif fields and fields[0].lstrip("\ufeff \t").startswith("<"):
+        hint = (
+            " It looks like a web page (HTML), not a CSV export: download the export "
+            "again, signed in, and save it as CSV."
+        )
+    return FakeusersError(
+        f"{name} has no {word} {cols} (found: {found}). "
+        f"Each row needs UserId, Event and Category.{hint}"
+    )
+
+
+def _parse_rows(
+    name: str,
+    data: bytes,
+    n_fields: int,
+    positions: dict[str, int],
+    delimiter: str,
+    encoding: str,
+) -> tuple[pa.Table, list[str]]:
+    """The rows after the header, as columns ``c<i>``, and the text of the rows skipped.
+
+    Rows are parsed fast (no line breaks inside quotes) and parsed again honouring them only
+    when the fast pass skipped rows and the file has quotes.
+    """
+    bad_rows: list[str] = []
+
+    def skip_row(row: pacsv.InvalidRow) -> str:
+        bad_rows.append(row.text)
+        return "skip"
+
+    names = [f"c{i}" for i in range(n_fields)]
+    include = [f"c{positions[c]}" for c in (*REQUIRED, *OPTIONAL) if c in positions]
+
+    def parse(enc: str, newlines_in_values: bool) -> pa.Table:
+        return pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1, block_size=_BLOCK_SIZE, encoding=enc
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                invalid_row_handler=skip_row,
+                newlines_in_values=newlines_in_values,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in include},
+                include_columns=include,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    try:
+        table = parse(encoding, newlines_in_values=False)
+        if bad_rows and b'"' in data:
+            bad_rows.clear()
+            table = parse(encoding, newlines_in_values=True)
+    except pa.ArrowInvalid as exc:
+        detail = str(exc).split("\n")[0]
+        raise FakeusersError(
+            f"{name} cannot be parsed as CSV ({detail}). "
+            "Export it again as comma-separated CSV with one row per action."
+        ) from None
+    return table, bad_rows
+
+
+def _skipped_rows(
+    name: str, data: bytes, bad_rows: list[str], n_rows: int, n_fields: int, encoding: str
+) -> list[str]:
+    """Warnings about the rows skipped; a refusal when no row was left.
+
+    A skipped row that swallowed several lines is explained as a quote never closed.
+    """
+    unclosed = _unclosed_quote(name, data, bad_rows, encoding)
+    if n_rows == 0 and bad_rows:
+        lines = _line_numbers(data, bad_rows[:1], encoding)
+        where = f" (line {lines[0]} is the first)" if lines else ""
+        raise FakeusersError(
+            unclosed
+            or f"{name}: no row has the header's {n_fields} fields{where}. Check the "
+            "delimiter and the quotes, and export the log again as comma-separated CSV."
+        )
+    warnings = []
+    if bad_rows:
+        lines = _line_numbers(data, bad_rows[:EXAMPLES], encoding)
+        if lines:
+            warnings.append(
+                f"{name}: rows with a wrong number of fields (expected {n_fields}) at "
+                f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}"
+                f"{' and more' if len(bad_rows) > len(lines) else ''}."
+            )
+        if unclosed:
+            warnings.append(unclosed)
+    return warnings
+
+
+def _no_rows(name: str) -> FakeusersError:
+    return FakeusersError(
+        f"{name} has a header but no rows. Export the log again with its data rows."
+    )
+
+
+def _unclosed_quote(name: str, data: bytes, bad_rows: list[str], encoding: str) -> str | None:
+    """Explain a skipped row that swallowed several lines: a quote that was never closed."""
+    # An odd number of quotes: one was opened and never closed.
+    row = next((r for r in bad_rows if ("\n" in r or "\r" in r) and r.count('"') % 2), None)
+    if row is None:
+        return None
+    lines = _line_numbers(data, [row], encoding)
+    where = f" line {lines[0]}" if lines else ""
+    return (
+        f"{name}{where}: a quoted value starts there and is never closed, so "
+        f"{len(row.splitlines()):,} lines were read as one row and skipped. "
+        'Remove or close the stray quote (") and export the log again.'
+    )
+
+
+def _line_numbers(data: bytes, texts: list[str], encoding: str) -> list[int]:
+    """Line numbers (1-based) of the first occurrences of a few skipped rows' text."""
+    lines = []
+    start = 0
+    for text in texts:
+        pos = data.find(text.encode(encoding, errors="replace"), start)
+        if pos < 0:
+            continue
+        lines.append(data.count(b"\n", 0, pos) + 1)
+        start = pos + 1
+    return lines

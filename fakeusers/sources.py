@@ -1,0 +1,128 @@
+"""A log file's bytes: from a path or an upload, gunzipped, and never more than the size cap.
+
+The cap (:data:`MAX_LOG_BYTES_ENV`) is checked before a file is read, and gzip is inflated
+with the cap as its output limit, so a small ``.csv.gz`` that expands to gigabytes (a gzip
+bomb) is refused without ever being expanded.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+
+from fakeusers.errors import FakeusersError, InputTooLargeError
+from fakeusers.limits import limit_from_env
+
+__all__ = ["DEFAULT_MAX_LOG_BYTES", "MAX_LOG_BYTES_ENV", "Source", "gunzip", "open_source"]
+
+#: A log source: a path, or ``(name, bytes)`` for an upload.
+Source = str | os.PathLike | tuple[str, bytes]
+
+#: Environment variable with the most bytes one log file may hold once decompressed.
+MAX_LOG_BYTES_ENV = "FAKEUSERS_MAX_LOG_BYTES"
+#: 4 GiB: far above a 10M-event log (~300 MB), far below what a gzip bomb expands to.
+DEFAULT_MAX_LOG_BYTES = 4 * 1024**3
+
+
+def open_source(source: Source) -> tuple[str, bytes]:
+    """The file's display name and its (decompressed) bytes, refused past the size cap.
+
+    Parameters
+    ----------
+    source : path or ``(name, bytes)``
+        A file on disk, or an upload's name and content. Gzip is recognised by content.
+
+    Returns
+    -------
+    name : str
+        The file name without its folder, as messages show it.
+    data : bytes
+        The file's content, decompressed.
+
+    Raises
+    ------
+    InputTooLargeError
+        When the file, or its decompressed content, is over the cap.
+    FakeusersError
+        When the path is missing, a folder or unreadable, or the gzip file is damaged.
+    """
+    limit = limit_from_env(MAX_LOG_BYTES_ENV, DEFAULT_MAX_LOG_BYTES)
+    if isinstance(source, tuple):
+        name, data = source
+        name = Path(str(name)).name
+        if len(data) > limit:
+            raise InputTooLargeError(_too_large(name, "is larger than", limit))
+    else:
+        path = Path(source)
+        name = path.name
+        try:
+            if path.stat().st_size > limit:
+                raise InputTooLargeError(_too_large(name, "is larger than", limit))
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise FakeusersError(f"{path}: no such file. Check the path.") from None
+        except IsADirectoryError:
+            raise FakeusersError(f"{path} is a folder, not a CSV file.") from None
+        except OSError as exc:
+            raise FakeusersError(f"{path} cannot be read: {exc.strerror}.") from None
+    if data[:2] == b"\x1f\x8b":
+        data = gunzip(name, data, limit)
+    return name, data
+
+
+def _too_large(name: str, what: str, limit: int) -> str:
+    return (
+        f"{name} {what} the {limit:,} bytes ({limit / 2**20:,.0f} MB) one log file "
+        f"may hold. Split the log into smaller files and read them together, or raise "
+        f"{MAX_LOG_BYTES_ENV} where fakeusers runs."
+    )
+
+
+def gunzip(name: str, data: bytes, limit: int) -> bytes:
+    """Inflate every gzip member of ``data``, refusing output past ``limit`` bytes.
+
+    Each member is inflated with the bytes left under the cap (plus one) as zlib's output
+    limit: zlib stops there, so memory stays within the cap whatever the file expands to.
+    As :func:`gzip.decompress`, zero padding between members is skipped.
+
+    Parameters
+    ----------
+    name : str
+        The file name, for messages.
+    data : bytes
+        One or more gzip members.
+    limit : int
+        The most bytes the decompressed content may hold.
+
+    Returns
+    -------
+    bytes
+        The decompressed content.
+
+    Raises
+    ------
+    InputTooLargeError
+        Past the limit.
+    FakeusersError
+        For a damaged or cut-off file.
+    """
+    damaged = f"{name} is a damaged gzip file. Compress it again or upload the plain CSV."
+    members: list[bytes] = []
+    size = 0
+    rest = data
+    while rest:
+        if rest[:2] != b"\x1f\x8b":
+            raise FakeusersError(damaged)
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            members.append(inflater.decompress(rest, limit - size + 1))
+        except zlib.error:
+            raise FakeusersError(damaged) from None
+        size += len(members[-1])
+        if size > limit:
+            raise InputTooLargeError(_too_large(name, "decompresses to more than", limit))
+        if not inflater.eof:
+            raise FakeusersError(damaged)  # cut off: the input ended before the member did
+        rest = inflater.unused_data.lstrip(b"\x00")
+    return members[0] if len(members) == 1 else b"".join(members)
