@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fakeusers.decisions import CostCurve, Decision, decide
+from fakeusers.decisions import CostCurve, Decision, cost_threshold, decide
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import Log, Source, read_logs
 
@@ -91,11 +91,10 @@ class Rule:
             )
         if cost_fp is None and top_k is None:
             return None
-        rule = cls(cost_fp, cost_fn, None if top_k is None else int(top_k))
         if cost_fp is not None:
-            # decide() refuses negative, infinite and both-zero costs, with the fix.
-            decide(np.zeros(0), cost_fp=cost_fp, cost_fn=cost_fn, top_k=rule.top_k)
-        return rule
+            cost_threshold(cost_fp, cost_fn)  # refuses bad costs, saying how to fix them
+            cost_fp, cost_fn = float(cost_fp), float(cost_fn)
+        return cls(cost_fp, cost_fn, None if top_k is None else int(top_k))
 
     @property
     def has_costs(self) -> bool:
@@ -106,8 +105,6 @@ class Rule:
         """``M / (M + F)`` in cost mode; None in top-K mode."""
         if self.top_k is not None or self.cost_fp is None:
             return None
-        from fakeusers.decisions import cost_threshold
-
         return cost_threshold(self.cost_fp, self.cost_fn)
 
     def describe(self) -> str:
