@@ -155,6 +155,5 @@ def limit_from_env(env_var: str, default: int) -> int:
         return parse_size(text)
     except FakeusersError as exc:
         raise FakeusersError(
-            f"{env_var} is {text!r}; set it to a positive whole number of bytes, such as "
-            f"{default} ({format_size(default)}), or unset it for that default."
+            f"{env_var}: {exc} Or unset it for the default, {format_size(default)}."
         ) from exc
