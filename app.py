@@ -1,8 +1,9 @@
 """The fakeusers dashboard: ``streamlit run app.py``.
 
 A router only: page config, the session's shared state, the navigation, and a sidebar that
-shows the active data and model on every page. The pages live in ``pages/``; the shared
-state's keys and caches in ``pages/_state.py``; the logic in ``fakeusers/``.
+shows the active data and model on every page. The pages live in ``pages/``; the session's
+keys and caches in ``pages/_state.py``, its summaries in ``pages/_status.py``; the logic in
+``fakeusers/``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import _state as state
+from pages import _status
 
 st.set_page_config(page_title="fakeusers", page_icon=":material/policy:", layout="wide")
 for key, value in state.DEFAULTS.items():
@@ -24,15 +26,15 @@ page = st.navigation(
         st.Page("pages/decisions.py", title="Decisions", icon=":material/gavel:"),
     ]
 )
-status = st.sidebar.empty()
+sidebar = st.sidebar.empty()
 
 
 def show_status() -> None:
-    with status.container():
+    with sidebar.container():
         st.caption("Data")
-        st.markdown(state.data_summary())
+        st.markdown(_status.data_summary())
         st.caption("Model")
-        st.markdown(state.model_summary())
+        st.markdown(_status.model_summary())
 
 
 # Filled before the page runs, because a page that stops early (st.stop) ends the run at

@@ -1,10 +1,10 @@
 """How long the dashboard takes to answer a cost change with ~500k scored users.
 
 A cost change must not re-read, re-featurize or re-score: it reruns the Decisions page's
-fragment, whose work is ``decide`` + the cost curve's costs and optimum + the flagged-users
-ranking, table page and figures. This script builds a 10M-event labelled log (~470k users),
-scores it once with a logistic model as the dashboard does (``pages/_state.py``), then
-measures:
+fragment, whose work is ``ScoredLog.with_rule`` (the decision) + the cost curve's optimum +
+the flagged-users table page and figures. This script builds a 10M-event labelled log (~470k
+users), scores it once with a logistic model through ``fakeusers.scoring.score_log``, as the
+dashboard does (``pages/_state.py`` caches the result), then measures:
 
 1. the fragment's work, calling the same library functions the page calls, with the figures
    serialised to JSON as Streamlit does before sending them;
@@ -39,9 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout, without installing
     sys.path.insert(0, str(ROOT))
 
-from fakeusers import decisions, explain, export, models, plots  # noqa: E402
+from fakeusers import models, plots  # noqa: E402
 from fakeusers.demo import generate_log  # noqa: E402
 from fakeusers.reading import read_logs  # noqa: E402
+from fakeusers.scoring import Rule, score_log  # noqa: E402
 
 COSTS = [(1.0, 9.0), (2.0, 3.0), (1.0, 20.0), (5.0, 5.0), (1.0, 4.0)]
 PAGE_ROWS = 100
@@ -72,10 +73,10 @@ def main() -> None:
     warnings.filterwarnings("ignore", module="streamlit")
 
     import streamlit as st
-    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
     from pages import _state as state
+    from tests.app.conftest import every_run_from_the_entrypoint
 
     print(f"Generating and reading a {args.events:,}-event labelled log ...", flush=True)
     data = csv_of(args.events, seed=11)
@@ -83,73 +84,49 @@ def main() -> None:
     log = read_logs(("big.csv", data))
     read_ms = (time.perf_counter() - start) * 1000
     del data
-    dataset = state.Dataset(log, "bench-data", log.fingerprint())
     model = models.train(read_logs(("train.csv", csv_of(100_000, seed=1))), "logistic")
-    active = state.ActiveModel(model, "bench-model")
 
-    # 0. Scoring once: the dashboard's cached scoring function, on a cache miss.
-    score_ms = timed(lambda: state._score(dataset.key, active.key, dataset, model))
-    scored = state._score(dataset.key, active.key, dataset, model)
-    p, y, curve = scored.p, scored.y, scored.curve
-    reference = None  # logistic: contributions need no reference values
+    # 0. Scoring once: what the dashboard's cached scoring does on a cache miss.
+    start = time.perf_counter()
+    base = score_log(log, model)
+    _ = base.order, base.curve  # derived once, shared by every later rule
+    score_ms = (time.perf_counter() - start) * 1000
+    y = base.labels
+    rules = [Rule.of(m, f) for m, f in COSTS]
+    base.table(base.order[:PAGE_ROWS], reasons=True)  # the page caches its first table page
 
-    # 1. The fragment's work on a cost change (explanations of page 1 are cached by the page).
-    X = explain.user_features(log, model.vocabulary, scored.order[:PAGE_ROWS])
-    contrib = explain.contributions(model, X, reference)
-    reasons = explain.top_reasons(contrib, X)
-
+    # 1. The fragment's work on a cost change (the table page of the same users is cached).
     def fragment_work(i: int) -> None:
-        m, f = COSTS[i % len(COSTS)]
-        decision = decisions.decide(p, cost_fp=m, cost_fn=f, y_true=y)
-        ranked = export.rank_flagged(p, decision.flagged, scored.order)
-        optimum = curve.optimum(m, f)
-        plots.cost_curve_figure(curve, m, f, decision.threshold, optimum).to_json()
-        plots.confusion_figure(decision.outcome).to_json()
-        shown = ranked[:PAGE_ROWS]
-        export.flagged_table(log.user_ids, p, scored.n_events, shown, reasons[: shown.size])
+        rule = rules[i % len(rules)]
+        scored = base.with_rule(rule)
+        optimum = scored.curve.optimum(rule.cost_fp, rule.cost_fn)
+        threshold = scored.decision.threshold
+        plots.cost_curve_figure(
+            scored.curve, rule.cost_fp, rule.cost_fn, threshold, optimum
+        ).to_json()
+        plots.confusion_figure(scored.decision.outcome).to_json()
+        _ = scored.ranked_flagged[:PAGE_ROWS]
 
     parts = {
-        "decide (flags, expected cost, outcome)": lambda i: decisions.decide(
-            p, cost_fp=COSTS[i % 5][0], cost_fn=COSTS[i % 5][1], y_true=y
-        ),
-        "rank flagged (O(n), order precomputed)": lambda i: export.rank_flagged(
-            p, p >= 0.1, scored.order
-        ),
-        "cost curve optimum": lambda i: curve.optimum(*COSTS[i % 5]),
+        "with_rule (flags, expected cost, outcome)": lambda i: base.with_rule(rules[i % 5]),
+        "ranked flagged users": lambda i: base.with_rule(rules[i % 5]).ranked_flagged,
+        "cost curve optimum": lambda i: base.curve.optimum(*COSTS[i % 5]),
         "cost curve figure + JSON": lambda i: plots.cost_curve_figure(
-            curve, *COSTS[i % 5], 0.1, curve.optimum(*COSTS[i % 5])
+            base.curve, *COSTS[i % 5], 0.1, base.curve.optimum(*COSTS[i % 5])
         ).to_json(),
     }
     fragment_ms = median_ms(fragment_work, args.repeats)
-    explain_ms = timed(
-        lambda: explain.contributions(
-            model, explain.user_features(log, model.vocabulary, scored.order[100:200])
-        )
-    )
+    explain_ms = timed(lambda: base.explain(base.order[100:200]))
+    at_01 = base.with_rule(Rule.of(1, 9))
+    download_ms = timed(at_01.flagged_csv)  # what the download button runs, only when clicked
 
-    flagged_at_01 = export.rank_flagged(p, p >= 0.1, scored.order)
-
-    def build_download() -> bytes:  # what the download button runs, only when clicked
-        X = explain.user_features(log, model.vocabulary, flagged_at_01)
-        why = explain.top_reasons(explain.contributions(model, X, reference), X)
-        table = export.flagged_table(log.user_ids, p, scored.n_events, flagged_at_01, why)
-        return export.to_csv(table)
-
-    download_ms = timed(build_download)
-
-    # 2-3. Whole-page reruns with AppTest, the session holding the scored log.
-    def init(self, *a, **k) -> None:  # run app.py on every run, as a server does (see tests)
-        original(self, *a, **k)
-        PagesManager.uses_pages_directory = False
-
-    original = PagesManager.__init__
-    PagesManager.__init__ = init
-    with tempfile.TemporaryDirectory() as models_dir:
+    # 2-3. Whole-page reruns with AppTest; the first run scores (the cache is cold), the
+    # timed ones find the scored log in the dashboard's cache.
+    with tempfile.TemporaryDirectory() as models_dir, every_run_from_the_entrypoint():
         os.environ["FAKEUSERS_MODELS_DIR"] = models_dir
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
-        at.session_state[state.DATASET] = dataset
-        at.session_state[state.MODEL] = active
-        at.session_state[state.SCORES] = ((dataset.key, active.key), scored)
+        at.session_state[state.DATASET] = state.Dataset(log, "bench-data")
+        at.session_state[state.MODEL] = state.ActiveModel(model, "bench-model")
         at.run()
         at.switch_page("pages/decisions.py").run()
         assert not at.exception, [e.value for e in at.exception]
@@ -166,6 +143,7 @@ def main() -> None:
         users_ms = median_ms(lambda i: at.run(), max(3, args.repeats // 2))
         assert not at.exception, [e.value for e in at.exception]
     st.cache_data.clear()
+    st.cache_resource.clear()
 
     n = log.n_users
     print(f"{log.n_rows:,} events, {n:,} users ({int(y.sum()):,} fake); read in {read_ms:,.0f} ms")
@@ -181,7 +159,7 @@ def main() -> None:
         print(f"  {name:<44}{ms:9.1f} ms = {ms / score_ms:.3f} x scoring once")
     print("For comparison:")
     print(f"  {'explaining a new page of 100 users':<44}{explain_ms:9.1f} ms")
-    label = f"building the download ({flagged_at_01.size:,} flagged at 0.1)"
+    label = f"building the download ({at_01.decision.n_flagged:,} flagged at 0.1)"
     print(f"  {label:<44}{download_ms:9.1f} ms")
     print(
         f"  {'Users page, whole rerun (AppTest)':<44}{users_ms:9.1f} ms = "

@@ -2,10 +2,71 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
+from fakeusers import reading
+from fakeusers.errors import FakeusersError
 from pages import _state as state
+
+
+def load(action: str, sources: Callable[[], Sequence[tuple[str, bytes]]]) -> None:
+    """Make the logs the session's data; on failure keep the previous data and say why."""
+    files: Sequence[tuple[str, bytes]] = ()
+    try:
+        files = sources()
+        st.session_state[state.DATASET] = state.read(files)
+        st.session_state[state.LOAD_ERROR] = None
+    except FakeusersError as exc:
+        st.session_state[state.LOAD_ERROR] = every_file_error(files, exc)
+    except Exception as exc:
+        st.session_state[state.LOAD_ERROR] = state.friendly(action, exc)
+
+
+def every_file_error(files: Sequence[tuple[str, bytes]], exc: FakeusersError) -> str:
+    """The library's message for each file that cannot be read, not only the first one.
+
+    The reader stops at the first bad file; with several uploads each is read alone to say
+    what is wrong with every one of them. Errors that only the combination causes keep the
+    reader's message.
+    """
+    if len(files) < 2:
+        return str(exc)
+    messages = []
+    for source in files:
+        try:
+            reading.read_logs([source])
+        except FakeusersError as one:
+            messages.append(str(one))
+    return "\n\n".join(messages) if messages else str(exc)
+
+
+def load_upload(files: Sequence[Any] | None) -> None:
+    """Read newly uploaded files, once per upload."""
+    ids = tuple(f.file_id for f in files or ())
+    if not ids and st.session_state[state.HANDLED_UPLOAD]:
+        # The analyst removed the uploads: an error about them no longer applies.
+        st.session_state[state.HANDLED_UPLOAD] = ()
+        st.session_state[state.LOAD_ERROR] = None
+    if not ids or ids == st.session_state[state.HANDLED_UPLOAD]:
+        return
+    st.session_state[state.HANDLED_UPLOAD] = ids
+    load("reading the uploaded logs", lambda: [(f.name, f.getvalue()) for f in files])
+
+
+def load_demo() -> None:
+    demo = state.DEMO_CSV
+    if not demo.is_file():
+        st.session_state[state.LOAD_ERROR] = (
+            f"The demo log {demo} is missing. Create it with "
+            "`python -m fakeusers demo-data data/demo.csv --timestamps`, or upload a log."
+        )
+        return
+    load("loading the demo data", lambda: [(demo.name, demo.read_bytes())])
+
 
 st.title("Data")
 st.caption(
@@ -24,11 +85,11 @@ st.caption(
     f"Up to {st.get_option('server.maxUploadSize'):,} MB per file. For a larger log, upload "
     "it gzip-compressed (.csv.gz) or split it into several files: they are read as one log."
 )
-state.load_upload(files)
+load_upload(files)
 if st.button("Load demo data", icon=":material/dataset:"):
-    state.load_demo()
-if state.load_error():
-    st.error(state.load_error(), icon=":material/error:")
+    load_demo()
+if st.session_state[state.LOAD_ERROR]:
+    st.error(st.session_state[state.LOAD_ERROR], icon=":material/error:")
 
 loaded = state.dataset()
 if loaded is None:

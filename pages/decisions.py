@@ -6,11 +6,19 @@ import math
 
 import streamlit as st
 
-from fakeusers import explain, export, plots
+from fakeusers import plots
 from fakeusers.errors import FakeusersError
+from fakeusers.scoring import ScoredLog
 from pages import _state as state
+from pages import _status
 
 PAGE_ROWS = 100
+QUALITY = (
+    ("roc_auc", "ROC AUC", ".3f"),
+    ("average_precision", "average precision", ".3f"),
+    ("brier", "Brier score", ".4f"),
+    ("log_loss", "log loss", ".4f"),
+)
 
 st.title("Decisions")
 if state.dataset() is None or state.active_model() is None:
@@ -19,17 +27,20 @@ if state.dataset() is None or state.active_model() is None:
     st.page_link("pages/model.py", label="Go to Model", icon=":material/model_training:")
     st.stop()
 try:
-    scored = state.scores()
+    base = state.scored_log()
 except FakeusersError as exc:
-    st.error(state.cannot_score(exc), icon=":material/error:")
-    state.link_to_a_model_that_scores()
+    st.error(_status.cannot_score(exc), icon=":material/error:")
+    _status.link_to_a_model_that_scores()
     st.stop()
-if scored.out_of_fold:
-    st.caption(
-        "These users trained the active model, so their probabilities here are the "
-        "cross-validated (out-of-fold) ones: the costs below are what the model would have "
-        "done on users it had not seen."
+for note in base.notes():
+    st.caption(note)
+if base.metrics is not None:
+    kind = "out-of-fold" if base.out_of_fold else "on this log"
+    quality = " · ".join(
+        f"{label} {'n/a' if base.metrics[key] is None else format(base.metrics[key], form)}"
+        for key, label, form in QUALITY
     )
+    st.caption(f"Model quality ({kind}): {quality}")
 
 
 def cost_input(label: str, state_key: str, input_key: str, slider_key: str) -> None:
@@ -47,46 +58,36 @@ def cost_input(label: str, state_key: str, input_key: str, slider_key: str) -> N
     )
 
 
-@st.fragment
-def decide() -> None:
+def rule_inputs() -> None:
+    """The two costs, and the review capacity K when that is the rule."""
     cost_input(
-        "Cost of blocking a real user (M)",
-        state.COST_FP,
-        state.COST_FP_INPUT,
-        state.COST_FP_SLIDER,
+        "Cost of blocking a real user (M)", state.COST_FP, state.COST_FP_INPUT, state.COST_FP_SLIDER
     )
     cost_input(
-        "Cost of missing a fake user (F)",
-        state.COST_FN,
-        state.COST_FN_INPUT,
-        state.COST_FN_SLIDER,
+        "Cost of missing a fake user (F)", state.COST_FN, state.COST_FN_INPUT, state.COST_FN_SLIDER
     )
     rule_col, k_col = st.columns([2, 1], vertical_alignment="bottom")
-    rule = rule_col.radio(
+    mode = rule_col.radio(
         "Decision rule",
         [state.RULE_COSTS, state.RULE_TOP_K],
         horizontal=True,
         **state.bound(state.RULE, state.RULE_INPUT),
     )
-    if rule == state.RULE_TOP_K:
+    if mode == state.RULE_TOP_K:
         k_col.number_input(
             "Users to review (K)",
             min_value=0,
             step=10,
             **state.bound(state.TOP_K, state.TOP_K_INPUT),
         )
-    try:
-        decision = state.decide(scored)
-    except FakeusersError as exc:
-        st.error(str(exc), icon=":material/error:")
-        return
 
-    cost_fp, cost_fn = state.costs()
-    ranked = export.rank_flagged(scored.p, decision.flagged, scored.order)
+
+def summary(scored: ScoredLog) -> None:
+    """What the decision flags and costs, the cost of every threshold, the confusion matrix."""
+    decision, rule, ranked = scored.decision, scored.rule, scored.ranked_flagged
     cut = decision.threshold
-    if cut is None:
+    if cut is None:  # top K: the curve marks the lowest probability flagged
         cut = float(scored.p[ranked[-1]]) if ranked.size else None
-
     cols = st.columns(4)
     if decision.threshold is not None:
         cols[0].metric("Threshold M/(M+F)", f"{decision.threshold:.4g}")
@@ -98,7 +99,7 @@ def decide() -> None:
         "Expected cost", f"{decision.expected_cost:,.2f}", help="From the probabilities."
     )
     outcome = decision.outcome
-    optimum = scored.curve.optimum(cost_fp, cost_fn)
+    optimum = scored.curve.optimum(rule.cost_fp, rule.cost_fn)
     if outcome is not None:
         cols = st.columns(4)
         cols[0].metric("Precision", f"{outcome.precision:.1%}", help="Flagged users who are fake.")
@@ -115,8 +116,7 @@ def decide() -> None:
         st.caption(
             "The log has no usable labels: costs are expected costs, from the probabilities."
         )
-
-    curve = plots.cost_curve_figure(scored.curve, cost_fp, cost_fn, cut, optimum)
+    curve = plots.cost_curve_figure(scored.curve, rule.cost_fp, rule.cost_fn, cut, optimum)
     if outcome is None:
         st.plotly_chart(curve)
     else:
@@ -124,6 +124,10 @@ def decide() -> None:
         left.plotly_chart(curve)
         right.plotly_chart(plots.confusion_figure(outcome))
 
+
+def flagged_list(scored: ScoredLog) -> None:
+    """The flagged users, a page at a time, and the download of all of them."""
+    ranked = scored.ranked_flagged
     st.subheader("Flagged users, highest risk first")
     pages = max(1, math.ceil(ranked.size / PAGE_ROWS))
     if st.session_state.get(state.TABLE_PAGE, 1) > pages:
@@ -132,15 +136,11 @@ def decide() -> None:
     page = page_col.number_input("Page", min_value=1, max_value=pages, step=1, key=state.TABLE_PAGE)
     first = (page - 1) * PAGE_ROWS
     shown = ranked[first : first + PAGE_ROWS]
-    reasons = None
+    table = None
     with state.user_action("explaining the flagged users"):
-        X, contrib = state.explanations(shown)
-        reasons = explain.top_reasons(contrib, X)
-    table = export.flagged_table(
-        state.dataset().log.user_ids, scored.p, scored.n_events, shown, reasons
-    )
+        table = state.table(shown)
     st.dataframe(
-        table,
+        scored.table(shown) if table is None else table,
         hide_index=True,
         column_config={
             "is_fake_probability": st.column_config.ProgressColumn(
@@ -159,13 +159,26 @@ def decide() -> None:
         st.info("Nobody is flagged with these settings.")
     download_col.download_button(
         "Download flagged users (CSV)",
-        data=state.flagged_csv(scored, ranked),
+        data=scored.flagged_csv,  # built only when clicked
         file_name="flagged_users.csv",
         mime="text/csv",
         on_click="ignore",
         icon=":material/download:",
         disabled=ranked.size == 0,
     )
+
+
+@st.fragment
+def decide() -> None:
+    """A cost change reruns only this: the scores are cached, the rule re-decides them."""
+    rule_inputs()
+    try:
+        scored = base.with_rule(state.rule())
+    except FakeusersError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    summary(scored)
+    flagged_list(scored)
 
 
 decide()

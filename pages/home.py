@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import _state as state
+from pages import _status
 
 st.title("fakeusers")
 st.markdown(
@@ -18,10 +19,10 @@ loaded, current = state.dataset(), state.active_model()
 left, right = st.columns(2)
 with left, st.container(border=True):
     st.markdown("**Data**")
-    st.markdown(state.data_summary())
+    st.markdown(_status.data_summary())
 with right, st.container(border=True):
     st.markdown("**Model**")
-    st.markdown(state.model_summary())
+    st.markdown(_status.model_summary())
 
 st.subheader("Next step")
 if loaded is None:

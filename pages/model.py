@@ -2,65 +2,70 @@
 
 from __future__ import annotations
 
-import time
+import dataclasses
 
 import pandas as pd
 import streamlit as st
 
-from fakeusers import plots
-from fakeusers.models import MODEL_TYPES
+from fakeusers import explain, models, plots
+from fakeusers.errors import FakeusersError
+from fakeusers.store import ModelStore, default_name
 from pages import _state as state
 
-st.title("Model")
 
-st.subheader("Train a model")
-loaded = state.dataset()
-if loaded is None:
-    st.info("Load a labelled log on the Data page to train a model.")
-    st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
-elif not loaded.log.report.labelled:
-    st.info(
-        "The loaded log has no Fake column, so it can be scored but not used for training. "
-        "Upload a labelled log to train, or load a saved model below."
-        + (
-            " It has no timestamps either: train with 'Use timestamps' unticked, or load a "
-            "model whose 'needs Timestamp' is 'no'."
-            if loaded.log.timestamps is None
-            else ""
+def train_form(loaded: state.Dataset | None) -> None:
+    """Train on the loaded log when it is labelled; else say what is missing."""
+    if loaded is None:
+        st.info("Load a labelled log on the Data page to train a model.")
+        st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
+        return
+    if not loaded.log.report.labelled:
+        st.info(
+            "The loaded log has no Fake column, so it can be scored but not used for training. "
+            "Upload a labelled log to train, or load a saved model below."
+            + (
+                " It has no timestamps either: train with 'Use timestamps' unticked, or load a "
+                "model whose 'needs Timestamp' is 'no'."
+                if loaded.log.timestamps is None
+                else ""
+            )
         )
-    )
-else:
+        return
     kind, go = st.columns([3, 1], vertical_alignment="bottom")
     model_type = kind.selectbox(
         "Model type",
-        MODEL_TYPES,
+        models.MODEL_TYPES,
         format_func={
             "logistic": "logistic regression (fast, explainable)",
             "boosting": "gradient boosting (non-linear)",
         }.get,
     )
-    use_timestamps = False
-    if loaded.log.timestamps is not None:
-        use_timestamps = st.checkbox(
-            "Use timestamps (rates and gaps)",
-            value=True,
-            key=state.USE_TIMESTAMPS,
-            help="Timing features (events per minute, gaps between events) help to catch "
-            "bots, but a model trained with them can only score logs that have a Timestamp "
-            "column. Untick to train a model that scores any log.",
-        )
-    if go.button("Train model", type="primary", icon=":material/model_training:"):
-        users = loaded.log.n_users
-        with st.status(f"Training {model_type} on {users:,} users ...", expanded=True) as status:
-            try:
-                state.train(model_type, progress=status.write, use_timestamps=use_timestamps)
-                status.update(label="Model trained", state="complete", expanded=False)
-            except Exception as exc:
-                status.update(label="Training failed", state="error", expanded=False)
-                st.error(state.friendly("training the model", exc), icon=":material/error:")
+    use_timestamps = loaded.log.timestamps is not None and st.checkbox(
+        "Use timestamps (rates and gaps)",
+        value=True,
+        key=state.USE_TIMESTAMPS,
+        help="Timing features (events per minute, gaps between events) help to catch "
+        "bots, but a model trained with them can only score logs that have a Timestamp "
+        "column. Untick to train a model that scores any log.",
+    )
+    if not go.button("Train model", type="primary", icon=":material/model_training:"):
+        return
+    users = loaded.log.n_users
+    with st.status(f"Training {model_type} on {users:,} users ...", expanded=True) as status:
+        try:
+            model = models.train(
+                loaded.log, model_type, use_timestamps=use_timestamps, progress=status.write
+            )
+            st.session_state[state.MODEL] = state.ActiveModel.trained(model)
+            st.session_state.pop(state.MODEL_NAME, None)  # propose a name for the new model
+            status.update(label="Model trained", state="complete", expanded=False)
+        except Exception as exc:
+            status.update(label="Training failed", state="error", expanded=False)
+            st.error(state.friendly("training the model", exc), icon=":material/error:")
 
-current = state.active_model()
-if current is not None:
+
+def show(current: state.ActiveModel) -> None:
+    """The active model's cross-validated quality, its curves and what it relies on."""
     model = current.model
     st.subheader(f"Active model: {current.name or 'trained here, not saved yet'}")
     cv = model.cv
@@ -92,77 +97,120 @@ if current is not None:
     left, right = st.columns(2)
     left.plotly_chart(plots.reliability_figure(model.oof_y, model.oof_p))
     with right, state.user_action("measuring feature importance"):
-        measured = state.importance()
+        measured = explain.importance(model)  # a logistic model's needs no data
         if measured is None:
-            st.info("Load data to measure the importance of a boosting model's features.")
-        else:
-            series, title, unit = measured
-            st.plotly_chart(plots.importance_figure(series, title, unit))
-
-    if current.name is None:
-        with st.form("save"):
-            st.markdown("**Save this model** so the command line and later sessions can use it.")
-            st.session_state.setdefault(
-                state.MODEL_NAME, f"{model.model_type}-{time.strftime('%Y%m%d-%H%M%S')}"
+            try:
+                scored = state.scored_log()
+            except FakeusersError:
+                scored = None  # the Users and Decisions pages say why
+            measured = None if scored is None else scored.importance
+        if measured is None:
+            st.info(
+                "Load data that this model can score to measure the importance of its features."
             )
-            name = st.text_input("Model name", key=state.MODEL_NAME).strip()
-            # Form values arrive on submit, so this checks the name that was submitted.
-            taken = state.name_taken(name)
-            replace = False
-            if taken:
-                if st.session_state.get(state.REPLACE_CONFIRMS) != name:
-                    # A tick confirms replacing the model named in the warning, no other one.
-                    st.session_state[state.REPLACE_MODEL] = False
-                    st.session_state[state.REPLACE_CONFIRMS] = name
-                st.warning(
-                    f"A model named '{name}' is already saved, and the store is shared with "
-                    "the other analysts. Choose another name, or tick the box to replace it.",
-                    icon=":material/warning:",
-                )
-                replace = st.checkbox("Replace the existing model", key=state.REPLACE_MODEL)
-            submitted = st.form_submit_button("Save model", icon=":material/save:")
-            if submitted and (replace or not taken):
-                with state.user_action("saving the model"):
-                    state.save(name, replace=replace)
-                    st.rerun()
+        else:
+            st.plotly_chart(plots.importance_figure(*measured))
 
+
+def taken(name: str) -> bool:
+    """Whether to offer 'Replace'; the store itself decides when saving."""
+    try:
+        return ModelStore().exists(name)
+    except FakeusersError:
+        return False  # a name the store refuses: saving says why
+
+
+def save_form(current: state.ActiveModel) -> None:
+    with st.form("save"):
+        st.markdown("**Save this model** so the command line and later sessions can use it.")
+        st.session_state.setdefault(state.MODEL_NAME, default_name(current.model.model_type))
+        name = st.text_input("Model name", key=state.MODEL_NAME).strip()
+        # Form values arrive on submit, so this is about the name that was submitted.
+        replace = False
+        if taken(name):
+            if st.session_state.get(state.REPLACE_CONFIRMS) != name:
+                # A tick confirms replacing the model named in the hint, no other one.
+                st.session_state[state.REPLACE_MODEL] = False
+                st.session_state[state.REPLACE_CONFIRMS] = name
+            st.warning(
+                f"A model named '{name}' is already saved, and the store is shared with the "
+                "other analysts. Choose another name, or tick 'Replace' to save this model as "
+                f"the next version of '{name}': its earlier versions are kept.",
+                icon=":material/warning:",
+            )
+            replace = st.checkbox("Replace (save as a new version)", key=state.REPLACE_MODEL)
+        if st.form_submit_button("Save model", icon=":material/save:"):
+            with state.user_action("saving the model"):
+                card = ModelStore().save(name, current.model, replace=replace)
+                ref = f"{card['name']}@{card['version']}"
+                st.session_state[state.MODEL] = dataclasses.replace(current, name=ref)
+                st.rerun()
+
+
+def ref(entry: dict) -> str:
+    return entry["name"] if entry.get("version") is None else f"{entry['name']}@{entry['version']}"
+
+
+def saved_models() -> None:
+    """Every version of every saved model, which one is the default, and a loader."""
+    model_store = ModelStore()
+    entries = []
+    for entry in model_store.list():
+        try:
+            entries += model_store.versions(entry["name"])
+        except FakeusersError:
+            entries.append(entry)  # unusable: listed with the reason
+    if not entries:
+        st.info("No saved models yet. Train one above and save it.")
+        return
+    table = pd.DataFrame(
+        {
+            "model": [ref(e) for e in entries],
+            "default": ["yes" if e.get("default") else "" for e in entries],
+            "created": [str(e.get("created", ""))[:19].replace("T", " ") for e in entries],
+            "type": [e.get("model_type", "?") for e in entries],
+            "needs Timestamp": [
+                {True: "yes", False: "no"}.get(e.get("vocabulary", {}).get("timestamps"), "?")
+                for e in entries
+            ],
+            "trained on": [", ".join(e.get("training", {}).get("files", [])) for e in entries],
+            "users": [e.get("training", {}).get("users") for e in entries],
+            "ROC AUC": [e.get("cv", {}).get("roc_auc") for e in entries],
+            "avg precision": [e.get("cv", {}).get("average_precision") for e in entries],
+            "Brier": [e.get("cv", {}).get("brier") for e in entries],
+            "status": [e.get("error", "ok") for e in entries],
+        }
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "users": st.column_config.NumberColumn(format="localized"),
+            "ROC AUC": st.column_config.NumberColumn(format="%.3f"),
+            "avg precision": st.column_config.NumberColumn(format="%.3f"),
+            "Brier": st.column_config.NumberColumn(format="%.4f"),
+        },
+    )
+    usable = [e for e in entries if "error" not in e]
+    default = next((i for i, e in enumerate(usable) if e.get("default")), 0)
+    pick, go = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = pick.selectbox(
+        "Saved model", [ref(e) for e in usable], index=default, key=state.MODEL_PICK
+    )
+    if go.button("Load model", icon=":material/download:", disabled=not usable) and chosen:
+        with state.user_action(f"loading model '{chosen}'"):
+            st.session_state[state.MODEL] = state.ActiveModel.stored(ModelStore().load(chosen))
+            st.rerun()
+
+
+st.title("Model")
+st.subheader("Train a model")
+train_form(state.dataset())
+current = state.active_model()
+if current is not None:
+    show(current)
+    if current.name is None:
+        save_form(current)
 st.subheader("Saved models")
 with state.user_action("listing the saved models"):
-    cards = state.model_cards()
-    if not cards:
-        st.info("No saved models yet. Train one above and save it.")
-    else:
-        table = pd.DataFrame(
-            {
-                "name": [c["name"] for c in cards],
-                "created": [str(c.get("created", ""))[:19].replace("T", " ") for c in cards],
-                "type": [c.get("model_type", "?") for c in cards],
-                "needs Timestamp": [
-                    {True: "yes", False: "no"}.get(c.get("vocabulary", {}).get("timestamps"), "?")
-                    for c in cards
-                ],
-                "trained on": [", ".join(c.get("training", {}).get("files", [])) for c in cards],
-                "users": [c.get("training", {}).get("users") for c in cards],
-                "ROC AUC": [c.get("cv", {}).get("roc_auc") for c in cards],
-                "avg precision": [c.get("cv", {}).get("average_precision") for c in cards],
-                "Brier": [c.get("cv", {}).get("brier") for c in cards],
-                "status": [c.get("error", "ok") for c in cards],
-            }
-        )
-        st.dataframe(
-            table,
-            hide_index=True,
-            column_config={
-                "users": st.column_config.NumberColumn(format="localized"),
-                "ROC AUC": st.column_config.NumberColumn(format="%.3f"),
-                "avg precision": st.column_config.NumberColumn(format="%.3f"),
-                "Brier": st.column_config.NumberColumn(format="%.4f"),
-            },
-        )
-        usable = [c["name"] for c in cards if "error" not in c]
-        pick, go = st.columns([3, 1], vertical_alignment="bottom")
-        name = pick.selectbox("Saved model", usable, key=state.MODEL_PICK)
-        if go.button("Load model", icon=":material/download:", disabled=not usable) and name:
-            with state.user_action(f"loading model '{name}'"):
-                state.activate_saved(name)
-                st.rerun()
+    saved_models()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import streamlit as st
 
 from fakeusers import plots
 from fakeusers.errors import FakeusersError
 from pages import _state as state
+from pages import _status
 
 st.title("Users")
 loaded = state.dataset()
@@ -18,13 +22,14 @@ log = loaded.log
 
 scored = decision = None
 try:
-    scored = state.scores()
+    scored = state.scored_log()
 except FakeusersError as exc:
-    st.warning(f"Users are not scored. {state.cannot_score(exc)}", icon=":material/warning:")
-    state.link_to_a_model_that_scores()
+    st.warning(f"Users are not scored. {_status.cannot_score(exc)}", icon=":material/warning:")
+    _status.link_to_a_model_that_scores()
 if scored is not None:
     try:
-        decision = state.decide(scored)
+        scored = scored.with_rule(state.rule())
+        decision = scored.decision
     except FakeusersError as exc:
         st.caption(f"No decision to compare with: {exc}")
 elif state.active_model() is None:
@@ -57,6 +62,16 @@ else:
     right.info("The probability histogram appears once users are scored.")
 
 
+def find_users(query: str, limit: int = 50) -> np.ndarray:
+    """Users whose ID contains ``query``: the riskiest first when scored, else in log order."""
+    if scored is not None:
+        return scored.find_users(query, limit)
+    if not query.strip():
+        return np.arange(min(limit, log.n_users))
+    hits = pc.match_substring(pa.array(log.user_ids, pa.string()), query.strip())
+    return np.flatnonzero(np.asarray(hits))[:limit]
+
+
 @st.fragment
 def one_user() -> None:
     st.subheader("One user")
@@ -64,7 +79,7 @@ def one_user() -> None:
     query = search.text_input(
         "Search a user ID", key=state.USER_SEARCH, placeholder="part of an ID"
     )
-    candidates = state.find_users(query, scored)
+    candidates = find_users(query)
     if candidates.size == 0:
         st.info(f"No user ID contains {query!r}.")
         return
@@ -98,11 +113,11 @@ def one_user() -> None:
     if scored is None:
         return
     with state.user_action("explaining this user's probability"):
-        X, contrib = state.explanations([user])
+        X, contrib = state.explained([user])
         st.plotly_chart(plots.contributions_figure(contrib.iloc[0], X.iloc[0]))
         how = (
             "coefficient × standardised value: they add up to the log-odds exactly"
-            if state.active_model().model.model_type == "logistic"
+            if scored.model.model_type == "logistic"
             else "change in log-odds when the feature is set to the log's typical (median) value"
         )
         st.caption(f"Contributions in log-odds: {how}.")

@@ -1,8 +1,14 @@
-"""Fixtures for driving the dashboard with Streamlit's AppTest, from its entrypoint."""
+"""Fixtures for driving the dashboard with Streamlit's AppTest, from its entrypoint.
+
+The one patch of Streamlit's internals in the dashboard's tests (and benchmark) is
+:func:`every_run_from_the_entrypoint`; its docstring says why no public way exists.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,11 +16,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 import streamlit as st
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from fakeusers import scoring
 from fakeusers.demo import generate_log
+from pages import _state as state
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -78,16 +85,19 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return models_dir
 
 
-@pytest.fixture(autouse=True)
-def entrypoint_runs_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.contextmanager
+def every_run_from_the_entrypoint() -> Iterator[None]:
     """Make every AppTest run execute ``app.py``, as every run of a real server does.
 
-    Streamlit still supports the old "pages/ folder" multipage apps; it detects them by a
-    folder named ``pages`` and then runs a page's file on its own. A real server clears that
-    flag for good once the entrypoint calls ``st.navigation``, but AppTest resets it before
-    each run, so after the first run it would skip ``app.py`` (router, state defaults,
-    sidebar) and run the page file alone. Clearing the flag again restores the server's
-    behaviour.
+    Streamlit still supports the old "pages/ folder" multipage apps, and detects them by a
+    folder named ``pages`` beside the entrypoint (our promised layout); in that mode it runs
+    a page's file on its own. A real server clears that flag for good once the entrypoint
+    calls ``st.navigation``, but AppTest sets it back to "unknown" before every run, so from
+    the second run on it would skip ``app.py`` (router, state defaults, sidebar) and run the
+    page file alone. No public option, config key or AppTest argument controls the
+    detection, and AppTest resets the flag right before it builds its ``PagesManager``: the
+    only place to clear it again is that constructor. This is the one patch of Streamlit's
+    internals in the dashboard's tests; ``benchmarks/bench_dashboard.py`` uses it too.
     """
     original = PagesManager.__init__
 
@@ -95,25 +105,17 @@ def entrypoint_runs_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
         original(self, *args, **kwargs)
         PagesManager.uses_pages_directory = False
 
-    monkeypatch.setattr(PagesManager, "__init__", init)
+    PagesManager.__init__ = init
+    try:
+        yield
+    finally:
+        PagesManager.__init__ = original
 
 
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    """What each download button would serve: its file name, mime type and data callable.
-
-    The dashboard builds the CSV only when the button is clicked (deferred data), so the
-    test records the callable Streamlit registers and calls it like the click would.
-    """
-    seen: list[dict] = []
-    original = MediaFileManager.add_deferred
-
-    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        seen.append({"data": data_callable, "mime": mimetype, "file_name": file_name})
-        return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
-    return seen
+@pytest.fixture(autouse=True)
+def entrypoint_runs_every_time() -> Iterator[None]:
+    with every_run_from_the_entrypoint():
+        yield
 
 
 def new_app() -> AppTest:
@@ -151,3 +153,16 @@ def assert_clean(at: AppTest) -> None:
     """No exception element and no error on screen."""
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+def scored(at: AppTest) -> scoring.ScoredLog:
+    """The session's log scored by its active model, computed here through the library."""
+    return scoring.score_log(
+        at.session_state[state.DATASET].log, at.session_state[state.MODEL].model
+    )
+
+
+def download_button(at: AppTest):
+    """The Decisions page's one download button."""
+    (button,) = at.get("download_button")
+    return button

@@ -1,23 +1,34 @@
-"""The Decisions page: costs, threshold, top-K, metrics, the flagged table and its download."""
+"""The Decisions page: costs, threshold, top-K, metrics, the flagged table and its download.
+
+The page's numbers are checked against the session's log scored through the library
+(``conftest.scored``). The download is built only when clicked, by ``ScoredLog.flagged_csv``:
+here its button is checked on the page and its content through that method; the browser
+test (``tests/e2e/test_browser.py``) downloads it for real.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fakeusers import export, features, models, reading
+from fakeusers import export, features, reading, scoring
+from fakeusers.scoring import Rule
+from fakeusers.store import ModelStore
 from pages import _state as state
 from tests.app.conftest import (
     assert_clean,
     click,
     csv_bytes,
+    download_button,
     fake_user_ids,
     goto,
     metric,
     new_app,
+    scored,
     train,
     upload,
 )
@@ -47,10 +58,11 @@ def test_costs_set_the_threshold_and_the_flags(labelled: bytes, labelled_other: 
     at = set_costs(decisions_page(labelled, labelled_other), 1, 9)
     assert_clean(at)
     assert metric(at, "Threshold M/(M+F)") == "0.1"
-    scores = at.session_state[state.SCORES][1]
+    scores = scored(at)
+    assert not scores.out_of_fold
     flagged = scores.p >= 0.1
     assert metric(at, "Users flagged") == f"{flagged.sum():,}"
-    y = scores.y.astype(bool)
+    y = scores.labels.astype(bool)
     assert metric(at, "Precision") == f"{(y & flagged).sum() / flagged.sum():.1%}"
     assert metric(at, "Recall") == f"{(y & flagged).sum() / y.sum():.1%}"
     realised = 1 * (flagged & ~y).sum() + 9 * (~flagged & y).sum()
@@ -91,7 +103,7 @@ def test_review_capacity_mode_flags_exactly_k_users(labelled: bytes) -> None:
     at.number_input(key=state.TOP_K_INPUT).set_value(10).run()
     assert_clean(at)
     assert metric(at, "Users flagged") == "10"
-    scores = at.session_state[state.SCORES][1]
+    scores = scored(at)
     tenth = np.sort(scores.p)[::-1][9]
     assert metric(at, "Lowest flagged P(fake)") == f"{tenth:.4g}"
     table = at.dataframe[0].value
@@ -101,7 +113,7 @@ def test_review_capacity_mode_flags_exactly_k_users(labelled: bytes) -> None:
 
 def test_flagged_table_is_paged_highest_risk_first(labelled: bytes) -> None:
     at = set_costs(decisions_page(labelled), 1, 1000)  # a low threshold flags many users
-    scores = at.session_state[state.SCORES][1]
+    scores = scored(at)
     n = int((scores.p >= 1 / 1001).sum())
     assert n > 100
     first = at.dataframe[0].value
@@ -114,18 +126,38 @@ def test_flagged_table_is_paged_highest_risk_first(labelled: bytes) -> None:
     assert second["is_fake_probability"].iloc[0] <= first["is_fake_probability"].iloc[-1]
 
 
-def read_download(downloads: list[dict]) -> list[dict]:
-    latest = downloads[-1]
-    assert latest["file_name"] == "flagged_users.csv"
-    assert latest["mime"] == "text/csv"
-    return list(csv.DictReader(io.StringIO(latest["data"]().decode("utf-8"), newline="")))
+def read_csv(data: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def test_download_button_is_there_and_builds_nothing_until_clicked(
+    labelled: bytes, labelled_other: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = []
+    original = scoring.ScoredLog.flagged_csv
+    monkeypatch.setattr(
+        scoring.ScoredLog, "flagged_csv", lambda self: built.append(1) or original(self)
+    )
+    at = set_costs(decisions_page(labelled, labelled_other), 1, 9)
+    assert_clean(at)
+    button = download_button(at)
+    assert button.label == "Download flagged users (CSV)"
+    assert not button.proto.disabled
+    assert button.proto.HasField("deferred_file_id"), "the CSV is built when clicked"
+    assert built == [], "not on every rerun"
+
+    at.radio(key=state.RULE_INPUT).set_value(state.RULE_TOP_K).run()
+    at.number_input(key=state.TOP_K_INPUT).set_value(0).run()
+    assert metric(at, "Users flagged") == "0"
+    assert download_button(at).proto.disabled, "nothing to download"
+    assert built == []
 
 
 def test_download_holds_every_flagged_user_highest_risk_first(
-    labelled: bytes, labelled_other: bytes, downloads: list[dict]
+    labelled: bytes, labelled_other: bytes
 ) -> None:
     at = set_costs(decisions_page(labelled, labelled_other), 1, 9)
-    rows = read_download(downloads)
+    rows = read_csv(scored(at).with_rule(Rule.of(1, 9)).flagged_csv())
     assert list(rows[0]) == list(export.COLUMNS)
     p = [float(r["is_fake_probability"]) for r in rows]
     assert len(rows) == int(metric(at, "Users flagged").replace(",", ""))
@@ -133,9 +165,12 @@ def test_download_holds_every_flagged_user_highest_risk_first(
     assert p == sorted(p, reverse=True)
     assert all(int(r["events"]) >= 1 for r in rows)
     assert all(r["top_reason"] for r in rows)
+    page = at.dataframe[0].value
+    assert page["UserId"].tolist() == [r["UserId"] for r in rows[:100]], "the page's first rows"
+    assert page["top_reason"].tolist() == [r["top_reason"] for r in rows[:100]]
 
 
-def test_download_neutralises_formulas_in_user_ids(labelled: bytes, downloads: list[dict]) -> None:
+def test_download_neutralises_formulas_in_user_ids(labelled: bytes) -> None:
     evil = dict(
         zip(
             fake_user_ids(20_000, seed=4, how_many=4),
@@ -146,7 +181,9 @@ def test_download_neutralises_formulas_in_user_ids(labelled: bytes, downloads: l
     at = decisions_page(labelled, csv_bytes(seed=4, rename=evil))
     at.radio(key=state.RULE_INPUT).set_value(state.RULE_TOP_K).run()
     at.number_input(key=state.TOP_K_INPUT).set_value(1_000_000).run()  # everyone
-    ids = {r["UserId"] for r in read_download(downloads)}
+    everyone = scored(at).with_rule(Rule.of(1.0, 4.0, top_k=1_000_000))
+    assert metric(at, "Users flagged") == f"{everyone.n_users:,}"
+    ids = {r["UserId"] for r in read_csv(everyone.flagged_csv())}
     for bad in evil.values():
         assert "'" + bad in ids
         assert bad not in ids
@@ -160,7 +197,7 @@ def test_cost_change_never_rereads_refeaturizes_or_rescores(
     Explanations featurize the few users newly shown in the table (at most a page), never
     the log: calls are counted when they cover the whole log.
     """
-    calls = {"read_logs": 0, "score": 0, "featurize_log": 0}
+    calls = {"read_logs": 0, "score_log": 0, "featurize_log": 0}
     whole_log_users = reading.read_logs(("new.csv", labelled_other)).n_users
 
     def counting(name, function, whole_log=False):
@@ -172,14 +209,14 @@ def test_cost_change_never_rereads_refeaturizes_or_rescores(
         return wrapper
 
     monkeypatch.setattr(reading, "read_logs", counting("read_logs", reading.read_logs))
-    monkeypatch.setattr(models, "score", counting("score", models.score))
+    monkeypatch.setattr(scoring, "score_log", counting("score_log", scoring.score_log))
     featurize = counting("featurize_log", features.featurize, whole_log=True)
     for module in ("fakeusers.features", "fakeusers.models", "fakeusers.explain"):
         monkeypatch.setattr(f"{module}.featurize", featurize)
 
     at = decisions_page(labelled, labelled_other)
     assert_clean(at)
-    assert calls == {"read_logs": 2, "score": 1, "featurize_log": 1}
+    assert calls == {"read_logs": 2, "score_log": 1, "featurize_log": 1}
     before = dict(calls)
 
     set_costs(at, 1, 9)
@@ -194,17 +231,20 @@ def test_cost_change_never_rereads_refeaturizes_or_rescores(
 
 
 def test_unlabelled_log_is_scored_with_expected_costs_only(
-    labelled: bytes, unlabelled: bytes, downloads: list[dict]
+    labelled: bytes, unlabelled: bytes
 ) -> None:
     at = set_costs(decisions_page(labelled, unlabelled), 1, 9)
     assert_clean(at)
     labels = [m.label for m in at.metric]
     assert "Expected cost" in labels
     assert "Precision" not in labels and "Realised cost" not in labels
-    scores = at.session_state[state.SCORES][1]
-    assert scores.y is None and not scores.out_of_fold
+    assert not any("Model quality" in c.value for c in at.caption), "no labels, no metrics"
+    scores = scored(at)
+    assert scores.labels is None and not scores.out_of_fold
     assert metric(at, "Users flagged") == f"{(scores.p >= 0.1).sum():,}"
-    assert len(read_download(downloads)) == (scores.p >= 0.1).sum()
+    decided = scores.with_rule(Rule.of(1, 9))
+    assert metric(at, "Expected cost") == f"{decided.decision.expected_cost:,.2f}"
+    assert len(read_csv(decided.flagged_csv())) == (scores.p >= 0.1).sum()
     goto(at, "users")
     assert_clean(at)
     assert at.radio[0].options == ["decision (flagged vs not)"]
@@ -232,10 +272,46 @@ def test_model_that_needs_timestamps_points_to_the_fix_and_is_named(labelled: by
         goto(at, page)
         assert not at.exception
         shown = [e.value for e in at.error] + [w.value for w in at.warning]
-        assert any("'timed'" in m and "cannot score" in m for m in shown), page
+        assert any("'timed@1'" in m and "cannot score" in m for m in shown), page
         links = [(link.proto.page, link.proto.label) for link in at.page_link]
         assert any(
             target == "model" and "train one without timestamps" in label for target, label in links
         ), links
     goto(at, "model")
     assert any("'Use timestamps' unticked" in i.value for i in at.info), "the next step"
+
+
+def quality(cv: dict, kind: str) -> str:
+    return (
+        f"Model quality ({kind}): ROC AUC {cv['roc_auc']:.3f} · average precision "
+        f"{cv['average_precision']:.3f} · Brier score {cv['brier']:.4f} · log loss "
+        f"{cv['log_loss']:.4f}"
+    )
+
+
+def test_the_training_log_is_scored_out_of_fold_with_the_cards_cv_metrics(
+    labelled: bytes, labelled_other: bytes, isolated: Path
+) -> None:
+    """A saved model and its own training log, in a new session: honest (out-of-fold) costs."""
+    at = train(upload(new_app(), ("train.csv", labelled)))
+    at.text_input(key=state.MODEL_NAME).set_value("june")
+    click(at, "Save model")
+    card = ModelStore(isolated).card("june")
+
+    at = upload(new_app(), ("train.csv", labelled))
+    goto(at, "model")
+    at.selectbox(key=state.MODEL_PICK).set_value("june@1")
+    click(at, "Load model")
+    at = set_costs(goto(at, "decisions"), 1, 9)
+    assert_clean(at)
+    captions = [c.value for c in at.caption]
+    assert any("trained the model" in c and "(out-of-fold)" in c for c in captions), captions
+    assert quality(card["cv"], "out-of-fold") in captions
+    oof_p = at.session_state[state.MODEL].model.oof_p
+    assert metric(at, "Users flagged") == f"{(oof_p >= 0.1).sum():,}", "the out-of-fold scores"
+    assert scored(at).metrics["roc_auc"] == card["cv"]["roc_auc"]
+
+    upload(at, ("new.csv", labelled_other))
+    captions = [c.value for c in goto(at, "decisions").caption]
+    assert not any("out-of-fold" in c for c in captions), "other users: plain scores"
+    assert quality(scored(at).metrics, "on this log") in captions

@@ -9,6 +9,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from fakeusers import models
+from fakeusers.errors import ModelExistsError
 from fakeusers.reading import read_logs
 from fakeusers.store import ModelStore
 from pages import _state as state
@@ -53,7 +54,8 @@ def test_save_then_load_from_the_store_without_retraining(
     at = click(at, "Save model")
     assert_clean(at)
     assert [card["name"] for card in ModelStore(isolated).list()] == ["first"]
-    assert at.session_state[state.MODEL].name == "first"
+    assert at.session_state[state.MODEL].name == "first@1"
+    assert "first@1" in " ".join(m.value for m in at.sidebar.markdown)
     saved_p = at.session_state[state.MODEL].model.oof_p
 
     train(at, "boosting")
@@ -64,13 +66,14 @@ def test_save_then_load_from_the_store_without_retraining(
     monkeypatch.setattr(models, "train", lambda *a, **k: trainings.append(1) or original(*a, **k))
     goto(at, "model")
     table = at.dataframe[0].value
-    assert table["name"].tolist() == ["first"]
+    assert table["model"].tolist() == ["first@1"]
+    assert table["default"].tolist() == ["yes"], "the first model saved is the default"
     assert table["type"].tolist() == ["logistic"]
-    at.selectbox(key=state.MODEL_PICK).set_value("first")
+    at.selectbox(key=state.MODEL_PICK).set_value("first@1")
     at = click(at, "Load model")
     assert_clean(at)
     active = at.session_state[state.MODEL]
-    assert (active.name, active.model.model_type) == ("first", "logistic")
+    assert (active.name, active.model.model_type) == ("first@1", "logistic")
     assert (active.model.oof_p == saved_p).all()
     assert trainings == []
     for page in ("users", "decisions"):
@@ -95,11 +98,11 @@ def test_model_saved_elsewhere_loads_in_a_session_without_data(
     # Saved as the command line does; one OpenMP thread keeps boosting fast on a busy machine.
     with threadpool_limits(limits=1, user_api="openmp"):
         model = models.train(read_logs(("train.csv", labelled)), "boosting")
-    ModelStore(isolated).save("boost", model, model.card())
+    ModelStore(isolated).save("boost", model)
     at = goto(new_app(), "model")
     assert_clean(at)
-    assert at.dataframe[0].value["name"].tolist() == ["boost"]
-    at.selectbox(key=state.MODEL_PICK).set_value("boost")
+    assert at.dataframe[0].value["model"].tolist() == ["boost@1"]
+    at.selectbox(key=state.MODEL_PICK).set_value("boost@1")
     at = click(at, "Load model")
     assert_clean(at)
     assert metric(at, "ROC AUC") == f"{model.cv['roc_auc']:.3f}"
@@ -130,8 +133,8 @@ def test_training_without_timestamps_gives_a_model_for_logs_without_them(
     assert not at.session_state[state.MODEL].model.vocabulary.timestamps
     assert_clean(save_as(at, "untimed"))
     table = at.dataframe[0].value
-    needs = dict(zip(table["name"], table["needs Timestamp"], strict=True))
-    assert needs == {"timed": "yes", "untimed": "no"}
+    needs = dict(zip(table["model"], table["needs Timestamp"], strict=True))
+    assert needs == {"timed@1": "yes", "untimed@1": "no"}
 
     upload(at, ("new.csv", csv_bytes(seed=5, labelled=False, timestamps=False)))
     goto(at, "decisions")
@@ -147,26 +150,77 @@ def test_no_timestamps_checkbox_for_a_log_without_timestamps() -> None:
     assert not at.session_state[state.MODEL].model.vocabulary.timestamps
 
 
-def test_saving_under_a_taken_name_asks_before_replacing(labelled: bytes, isolated: Path) -> None:
+REPLACE = "Replace (save as a new version)"
+
+
+def test_saving_under_a_taken_name_asks_then_replacing_adds_a_version(
+    labelled: bytes, isolated: Path
+) -> None:
     at = save_as(train(upload(new_app(), ("train.csv", labelled)), "logistic"), "shared")
     model_store = ModelStore(isolated)
     before = model_store.card("shared")["bundle_sha256"]
     train(at, "boosting")
-    assert "Replace the existing model" not in [c.label for c in at.checkbox]
+    assert REPLACE not in [c.label for c in at.checkbox]
 
     save_as(at, "shared")
-    assert_clean(at)
-    assert any("'shared'" in w.value and "already saved" in w.value for w in at.warning)
-    assert model_store.card("shared")["bundle_sha256"] == before, "not overwritten"
-    assert model_store.card("shared")["model_type"] == "logistic"
+    assert not at.exception
+    (error,) = at.error
+    with pytest.raises(ModelExistsError) as refused:
+        model_store.save("shared", at.session_state[state.MODEL].model)
+    assert error.value == str(refused.value), "the store's message, as the CLI and API say it"
+    (warning,) = at.warning
+    assert "'shared'" in warning.value and "already saved" in warning.value
+    assert "next version" in warning.value and "earlier versions are kept" in warning.value
+    assert [v["version"] for v in model_store.versions("shared")] == [1], "nothing saved"
+    assert model_store.card("shared")["bundle_sha256"] == before
     assert at.session_state[state.MODEL].name is None
 
     at.checkbox(key=state.REPLACE_MODEL).check()
     at = click(at, "Save model")
     assert_clean(at)
-    assert model_store.card("shared")["model_type"] == "boosting"
-    assert at.session_state[state.MODEL].name == "shared"
+    assert at.session_state[state.MODEL].name == "shared@2"
+    assert model_store.card("shared")["model_type"] == "boosting", "'shared' means the newest"
+    assert model_store.card("shared@1")["bundle_sha256"] == before, "version 1 is kept"
     assert [card["name"] for card in model_store.list()] == ["shared"]
+
+
+def test_saved_models_list_every_version_and_the_default_and_load_any(
+    labelled: bytes, isolated: Path
+) -> None:
+    at = save_as(train(upload(new_app(), ("train.csv", labelled)), "logistic"), "shared")
+    train(at, "boosting")
+    save_as(at, "shared")
+    at.checkbox(key=state.REPLACE_MODEL).check()
+    click(at, "Save model")
+    train(at, "logistic")
+    save_as(at, "other")
+    assert at.session_state[state.MODEL].name == "other@1"
+
+    table = at.dataframe[0].value
+    assert table["model"].tolist() == ["other@1", "shared@2", "shared@1"]
+    assert table["type"].tolist() == ["logistic", "boosting", "logistic"]
+    default = dict(zip(table["model"], table["default"], strict=True))
+    assert default == {"other@1": "", "shared@2": "", "shared@1": "yes"}, "a save never promotes"
+    pick = at.selectbox(key=state.MODEL_PICK)
+    assert pick.options == ["other@1", "shared@2", "shared@1"]
+
+    for ref, model_type in (("shared@1", "logistic"), ("shared@2", "boosting")):
+        at.selectbox(key=state.MODEL_PICK).set_value(ref)
+        at = click(at, "Load model")
+        assert_clean(at)
+        active = at.session_state[state.MODEL]
+        assert (active.name, active.model.model_type) == (ref, model_type)
+        assert active.model.cv == ModelStore(isolated).card(ref)["cv"]
+        assert at.subheader[1].value == f"Active model: {ref}"
+
+
+def test_the_default_model_is_preselected(labelled: bytes, isolated: Path) -> None:
+    at = save_as(train(upload(new_app(), ("train.csv", labelled))), "first")
+    train(at)
+    save_as(at, "second")
+    ModelStore(isolated).promote("second")
+    at = goto(new_app(), "model")
+    assert at.selectbox(key=state.MODEL_PICK).value == "second@1"
 
 
 def test_a_tick_to_replace_applies_only_to_the_name_it_was_given_for(
@@ -180,7 +234,11 @@ def test_a_tick_to_replace_applies_only_to_the_name_it_was_given_for(
     save_as(at, "one")
     at.checkbox(key=state.REPLACE_MODEL).check()
     save_as(at, "two")  # ticked for 'one', then the name was changed
-    assert_clean(at)
-    assert any("'two'" in w.value for w in at.warning)
+    assert not at.exception
+    (warning,) = at.warning
+    assert "'two'" in warning.value
+    (error,) = at.error
+    assert "'two' already exists" in error.value
     assert at.checkbox(key=state.REPLACE_MODEL).value is False
     assert at.session_state[state.MODEL].name is None
+    assert [v["version"] for v in ModelStore(isolated).versions("two")] == [1]

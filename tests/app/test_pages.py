@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pages import _state as state
-from tests.app.conftest import PAGES, assert_clean, goto, metric, new_app, train, upload
+from tests.app.conftest import PAGES, assert_clean, goto, metric, new_app, scored, train, upload
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -73,7 +73,7 @@ def test_users_page_drill_down_explains_the_chosen_user(labelled: bytes) -> None
     at = upload(new_app(), ("train.csv", labelled))
     train(at)
     goto(at, "users")
-    scores = at.session_state[state.SCORES][1]
+    scores = scored(at)
     ids = at.session_state[state.DATASET].log.user_ids
     riskiest = int(scores.order[0])
     assert metric(at, "User") == ids[riskiest], "without a search, the riskiest user first"

@@ -1,10 +1,15 @@
 """The whole analyst session in a real browser (Playwright driving Debian's Chromium).
 
 Starts ``streamlit run app.py`` on a free port with a temporary model store, uploads a
-labelled log, trains, sets M=1 and F=9, checks the threshold 0.1 on the page, downloads the
-flagged users and checks the file, and saves a screenshot of every page to
-``docs/screenshots/`` for the README. Without Chromium the test is skipped, unless ``CI=true``,
-where it fails.
+labelled log, trains and saves the model (version 1, the store's default), sets M=1 and F=9,
+checks the threshold 0.1 and the out-of-fold note on the page (the log trained the model),
+downloads the flagged users and checks the file, and takes a screenshot of every page.
+Without Chromium the test is skipped, unless ``CI=true``, where it fails.
+
+Screenshots go to the test's temporary folder, so that a run never changes the checkout. To
+refresh the README's screenshots in ``docs/screenshots/``, ask for it::
+
+    FAKEUSERS_SCREENSHOTS=1 python -m pytest tests/e2e/test_browser.py
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
 import re
 from pathlib import Path
 
@@ -32,7 +38,7 @@ from tests.e2e.conftest import (
     upload,
 )
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+README_SCREENSHOTS = ROOT / "docs" / "screenshots"
 FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1-2", "-3", "@SUM(A1)"]
 
 
@@ -63,19 +69,33 @@ def charts_drawn(page, at_least: int) -> None:
     assert page.evaluate(_UNDRAWN) == 0, "a chart has nothing drawn in it"
 
 
-def screenshot(page, name: str) -> None:
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: the README's folder only when FAKEUSERS_SCREENSHOTS=1."""
+    if os.environ.get("FAKEUSERS_SCREENSHOTS") == "1":
+        return README_SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def screenshot(page, folder: Path, name: str) -> None:
     """Save the whole page: Streamlit scrolls inside its main block, so grow the viewport."""
+    main = page.locator('[data-testid="stMain"]')
     assert page.locator('[data-testid="stException"]').count() == 0
+    assert main.locator('[data-testid="stAlertContentError"]').count() == 0, main.inner_text()
     size = page.viewport_size
     height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
     settle(page)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000, f"{path} is nearly empty"
     page.set_viewport_size(size)
 
 
-def test_whole_analyst_session(browser: Browser, server: str, labelled_log: Path) -> None:
+def test_whole_analyst_session(
+    browser: Browser, server: str, labelled_log: Path, screenshots: Path
+) -> None:
     page = new_page(browser, server)
     try:
         open_page(page, "Data")
@@ -83,20 +103,26 @@ def test_whole_analyst_session(browser: Browser, server: str, labelled_log: Path
         page.get_by_text("Load report").wait_for()
         settle(page)
         assert metric_value(page, "Rows") == "20,000"
-        screenshot(page, "data")
+        screenshot(page, screenshots, "data")
 
         open_page(page, "Model")
         page.get_by_role("button", name="Train model").click()
         page.get_by_text("Model trained").wait_for()
         settle(page)
-        assert re.fullmatch(r"0\.\d{3}", metric_value(page, "ROC AUC"))
+        roc_auc = metric_value(page, "ROC AUC")
+        assert re.fullmatch(r"0\.\d{3}", roc_auc)
+        page.get_by_label("Model name").fill("e2e")
+        page.get_by_role("button", name="Save model").click()
+        page.get_by_text("Active model: e2e@1").wait_for()
+        settle(page)
+        expect(page.get_by_role("combobox", name="Saved model")).to_have_value("e2e@1")
         charts_drawn(page, 4)
-        screenshot(page, "model")
+        screenshot(page, screenshots, "model")
 
         open_page(page, "Users")
         charts_drawn(page, 9)
         page.get_by_text("What pushes this user").first.wait_for()
-        screenshot(page, "users")
+        screenshot(page, screenshots, "users")
 
         open_page(page, "Decisions")
         set_number(page, "Cost of blocking a real user (M)", "1")
@@ -104,9 +130,12 @@ def test_whole_analyst_session(browser: Browser, server: str, labelled_log: Path
         threshold = page.locator('[data-testid="stMetric"]').filter(has_text="Threshold M/(M+F)")
         expect(threshold.locator('[data-testid="stMetricValue"]')).to_have_text("0.1")
         charts_drawn(page, 2)
+        # The model's own training log: out-of-fold scores, the Model page's figures.
+        page.get_by_text("(out-of-fold) ones").wait_for()
+        page.get_by_text(f"Model quality (out-of-fold): ROC AUC {roc_auc}").wait_for()
         flagged = int(metric_value(page, "Users flagged").replace(",", ""))
         assert flagged > 0
-        screenshot(page, "decisions")
+        screenshot(page, screenshots, "decisions")
 
         with page.expect_download() as download:
             page.get_by_role("button", name="Download flagged users (CSV)").click()
@@ -127,7 +156,7 @@ def test_whole_analyst_session(browser: Browser, server: str, labelled_log: Path
         open_page(page, "Home", heading="fakeusers")
         sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
         assert "labelled.csv" in sidebar
-        assert "trained here, not saved" in sidebar
-        screenshot(page, "home")
+        assert "e2e@1" in sidebar
+        screenshot(page, screenshots, "home")
     finally:
         page.context.close()

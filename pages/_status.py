@@ -1,0 +1,56 @@
+"""Where the session stands, in words: the sidebar and Home summaries, and scoring problems.
+
+Shared by ``app.py`` (the sidebar on every page), Home, Users and Decisions, so that every
+page names the data and the model the same way.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fakeusers.errors import FakeusersError
+from pages import _state as state
+
+
+def data_summary() -> str:
+    loaded = state.dataset()
+    if loaded is None:
+        return "No data loaded."
+    report = loaded.log.report
+    kind = (
+        f"labelled, {report.fake_users:,} fake ({report.fake_share:.1%})"
+        if report.labelled
+        else "unlabelled"
+    )
+    return f"**{', '.join(report.files)}**  \n{report.users:,} users, {report.rows:,} rows, {kind}"
+
+
+def model_summary() -> str:
+    current = state.active_model()
+    if current is None:
+        return "No model active."
+    name = f"**{current.name}**" if current.name else "**trained here, not saved**"
+    cv = current.model.cv
+    needs = ", needs timestamps" if current.model.vocabulary.timestamps else ""
+    return f"{name}  \n{current.model.model_type}, CV ROC AUC {cv['roc_auc']:.3f}{needs}"
+
+
+def cannot_score(exc: FakeusersError) -> str:
+    """The message for an active model that cannot score the loaded log, naming the model."""
+    current = state.active_model()
+    assert current is not None
+    name = f"'{current.name}'" if current.name else "(trained here, not saved)"
+    return f"The active model {name} cannot score the loaded log: {exc}"
+
+
+def link_to_a_model_that_scores() -> None:
+    """Point to the Model page, with the fix when the model needs timestamps the log lacks."""
+    loaded, current = state.dataset(), state.active_model()
+    assert loaded is not None and current is not None
+    missing_time = current.model.vocabulary.timestamps and loaded.log.timestamps is None
+    label = (
+        "Model page: train one without timestamps, or load one that doesn't need them"
+        if missing_time
+        else "Go to Model"
+    )
+    st.page_link("pages/model.py", label=label, icon=":material/model_training:")
