@@ -26,10 +26,11 @@ from hypothesis import strategies as st
 from sklearn.preprocessing import StandardScaler
 
 import fakeusers
-from fakeusers.api import MAX_BYTES_ENV, create_app
+from fakeusers.api import DEFAULT_MAX_BYTES, MAX_BYTES_ENV, create_app
 from fakeusers.decisions import expected_cost
 from fakeusers.demo import generate_log
 from fakeusers.errors import FakeusersError
+from fakeusers.limits import limit_from_env, parse_size
 from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs
 from fakeusers.scoring import score_log
 from fakeusers.store import ModelStore, parse_ref
@@ -735,12 +736,12 @@ def test_size_limit_comes_from_the_environment(tmp_path, monkeypatch, setting):
 
 
 @pytest.mark.parametrize("setting", ["lots", "0", "-5MB", "1.5"])
-def test_a_bad_size_limit_is_refused_naming_the_variable(tmp_path, monkeypatch, setting):
+def test_a_bad_size_limit_is_refused_in_the_size_parsers_words(tmp_path, monkeypatch, setting):
     monkeypatch.setenv(MAX_BYTES_ENV, setting)
     detail = error_of(lambda: create_app(tmp_path))
-    assert detail.startswith(f"{MAX_BYTES_ENV} is {setting.strip()!r}")
-    with pytest.raises(FakeusersError, match="not a size limit"):
-        create_app(tmp_path, max_bytes=0)
+    assert detail == error_of(lambda: limit_from_env(MAX_BYTES_ENV, DEFAULT_MAX_BYTES))
+    assert MAX_BYTES_ENV in detail and repr(setting.strip()) in detail
+    assert error_of(lambda: create_app(tmp_path, max_bytes=0)) == error_of(lambda: parse_size(0))
 
 
 # --- broken models ----------------------------------------------------------------------------
