@@ -337,8 +337,11 @@ def score_sources(
         loading = pool.submit(store.load, f"{name}@{version}")
         try:
             log = read_logs(sources)
-        finally:
-            stored = loading.result()
+        except BaseException:
+            # An unusable model is reported before a bad log (the read error is its context).
+            loading.result()
+            raise
+        stored = loading.result()
     return score_log(log, stored.model, rule, model_ref=stored.ref)
 
 

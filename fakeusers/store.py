@@ -258,7 +258,7 @@ class ModelStore:
                 f"versions are unchanged. Free some disk space or set {MODELS_DIR_ENV} to a "
                 "writable folder, then save again."
             ) from exc
-        return {**card, "default": self._default_or_none() == (name, version)}
+        return self._with_default(card)
 
     def _write_version(
         self, name: str, version: int, bundle: bytes, card: dict[str, Any]
@@ -312,7 +312,7 @@ class ModelStore:
     def card(self, ref: str | None = None) -> dict[str, Any]:
         """A model's card, read from ``model.json`` only; same ``ref`` as :meth:`load`."""
         name, version = self.resolve(ref)
-        return self._card(name, version)
+        return self._with_default(self._card(name, version))
 
     def resolve(self, ref: str | None = None) -> tuple[str, int]:
         """The (name, version) that ``ref`` (or the default, when None) means.
@@ -353,13 +353,22 @@ class ModelStore:
         names = self.names()
         if not names:
             raise ModelNotFoundError(
-                f"No models in {self.root}. Train one first: "
-                "python -m fakeusers train LOGS.csv --name NAME"
+                f"No models in {self.root}. Train one first: python -m fakeusers train "
+                "LOGS.csv --name NAME, POST /train, or the dashboard's Model page."
             )
         raise ModelNotFoundError(
             f"{self.root} holds {len(names)} models and none is the default. Name one "
-            f"(--model, model=...) or promote one: python -m fakeusers models promote {names[0]}"
+            f"(--model, model=...) or promote one: python -m fakeusers models promote "
+            f"{names[0]} (or POST /models/{names[0]}/promote)."
         )
+
+    def _with_default(self, card: dict[str, Any]) -> dict[str, Any]:
+        """The card with ``default``: whether it is the store's default model."""
+        try:
+            default = self._default_or_none()
+        except FakeusersError:
+            default = None
+        return {**card, "default": default == (card.get("name"), card.get("version"))}
 
     def _default_or_none(self) -> tuple[str, int] | None:
         promoted = self._read_json(self.root / _PROMOTED)
@@ -394,7 +403,7 @@ class ModelStore:
                 self._write_promoted(stored.name, stored.version, reason=by)
         except OSError as exc:
             raise self._unwritable("promote", exc) from exc
-        return stored.card
+        return self._with_default(stored.card)
 
     def rollback(self, ref: str) -> dict[str, Any]:
         """Make ``name@version`` what ``name`` means again; later versions are kept.
@@ -650,8 +659,9 @@ class ModelStore:
 
     def _no_model(self, name: str) -> ModelNotFoundError:
         return ModelNotFoundError(
-            f"No model named '{name}' in {self.root}. Train one with {_train_hint(name)} "
-            "or list them with `python -m fakeusers models`."
+            f"No model named '{name}' in {self.root}. Train one with `python -m fakeusers "
+            f"train LOGS --name {name}` (or POST /train), or list them with "
+            "`python -m fakeusers models` (GET /models)."
         )
 
     def _unwritable(self, action: str, exc: OSError) -> StoreUnavailableError:
