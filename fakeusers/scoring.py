@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -114,6 +114,20 @@ class Rule:
         return f"threshold M/(M+F) = {self.threshold:.4f}"
 
 
+def _shared(method: Callable[[ScoredLog], Any]) -> property:
+    """A property of a scoring computed once, and shared by every rule's copy of it."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def getter(self: ScoredLog) -> Any:
+        # Two threads may both compute a missing value; both get the same result.
+        if name not in self._memo:
+            self._memo[name] = method(self)
+        return self._memo[name]
+
+    return property(getter)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class ScoredLog:
     """A log scored by a model, and the decision under a rule.
@@ -144,6 +158,8 @@ class ScoredLog:
     out_of_fold: bool
     rule: Rule | None
     decision: Decision | None
+    # What does not depend on the rule, computed once and shared by every with_rule() copy.
+    _memo: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def user_ids(self) -> np.ndarray:
@@ -153,7 +169,7 @@ class ScoredLog:
     def n_users(self) -> int:
         return self.log.n_users
 
-    @functools.cached_property
+    @_shared
     def labels(self) -> np.ndarray | None:
         """0/1 per user when the log's labels can evaluate the model, else None."""
         labels = self.log.labels
@@ -161,22 +177,22 @@ class ScoredLog:
             return None
         return labels
 
-    @functools.cached_property
+    @_shared
     def n_events(self) -> np.ndarray:
         """Rows per user."""
         return np.bincount(self.log.user_codes, minlength=self.n_users)
 
-    @functools.cached_property
+    @_shared
     def order(self) -> np.ndarray:
         """Users by descending probability, ties in log order."""
         return np.argsort(-self.p, kind="stable")
 
-    @functools.cached_property
+    @_shared
     def curve(self) -> CostCurve:
         """Expected (and, with labels, realised) cost of every threshold."""
         return CostCurve.from_scores(self.p, self.labels)
 
-    @functools.cached_property
+    @_shared
     def metrics(self) -> dict | None:
         """ROC AUC, average precision, Brier score, log loss, reliability; None unlabelled."""
         if self.labels is None:
@@ -201,10 +217,7 @@ class ScoredLog:
         """The same scores under another rule: no rescoring, one threshold pass."""
         if rule == self.rule:
             return self
-        return _decided(
-            ScoredLog(self.log, self.model, self.model_ref, self.p, self.out_of_fold, rule, None),
-            reuse=self,
-        )
+        return _decided(dataclasses.replace(self, rule=rule, decision=None))
 
     def notes(self) -> list[str]:
         """What the reader of the result must know besides the numbers."""
@@ -219,7 +232,7 @@ class ScoredLog:
 
     # Explanations ---------------------------------------------------------------------------
 
-    @functools.cached_property
+    @_shared
     def _reference(self) -> pd.Series | None:
         from fakeusers import explain
 
@@ -242,7 +255,7 @@ class ScoredLog:
         X, contrib = self.explain(users)
         return explain.top_reasons(contrib, X)
 
-    @functools.cached_property
+    @_shared
     def importance(self) -> tuple[pd.Series, str, str]:
         """Feature importance of the model on this log: values, title and unit."""
         from fakeusers import explain
@@ -353,18 +366,13 @@ def _is_training_log(log: Log, model: Any) -> bool:
     return log.fingerprint() == fingerprint
 
 
-def _decided(scored: ScoredLog, reuse: ScoredLog | None = None) -> ScoredLog:
-    """Attach the decision of ``scored.rule`` (copying derived values from ``reuse``)."""
+def _decided(scored: ScoredLog) -> ScoredLog:
+    """``scored`` with the decision of its rule."""
     rule = scored.rule
-    decision = None
-    if rule is not None:
-        cost_fp, cost_fn = (rule.cost_fp, rule.cost_fn) if rule.has_costs else (1.0, 1.0)
-        decision = decide(
-            scored.p, cost_fp=cost_fp, cost_fn=cost_fn, top_k=rule.top_k, y_true=scored.labels
-        )
-    result = dataclasses.replace(scored, decision=decision)
-    if reuse is not None:
-        for name in ("labels", "n_events", "order", "curve", "metrics", "_reference"):
-            if name in reuse.__dict__:
-                result.__dict__[name] = reuse.__dict__[name]
-    return result
+    if rule is None:
+        return scored
+    cost_fp, cost_fn = (rule.cost_fp, rule.cost_fn) if rule.has_costs else (1.0, 1.0)
+    decision = decide(
+        scored.p, cost_fp=cost_fp, cost_fn=cost_fn, top_k=rule.top_k, y_true=scored.labels
+    )
+    return dataclasses.replace(scored, decision=decision)

@@ -89,6 +89,8 @@ def test_another_log_is_scored_by_the_model(model, training_log, other_log):
 
 def test_costs_flag_at_m_over_m_plus_f_and_a_new_rule_does_not_rescore(model, other_log):
     scored = score_log(other_log, model, Rule.of(cost_fp=1, cost_fn=9))
+    early = scored.with_rule(Rule.of(top_k=3))  # a copy made before anything is derived
+    assert early.order is scored.order, "what does not depend on the rule is computed once"
     assert scored.decision.threshold == pytest.approx(0.1)
     np.testing.assert_array_equal(scored.flagged, scored.p >= 0.1)
     curve = scored.curve
