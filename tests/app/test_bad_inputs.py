@@ -1,6 +1,7 @@
 """The bad-input corpus through the dashboard's uploader: the same decisions as CLI and API.
 
-Each file of ``tests/data/bad/`` is uploaded on the Data page. A refused file is uploaded
+The representative files of ``tests/data/bad/`` (``FACE_CASES``; the library reads them all) are
+uploaded on the Data page. A refused file is uploaded
 after a labelled log was loaded and a model trained: it shows the library's one-line message
 with ``st.error``, no exception element, and the data and model from before stay active and
 on screen. An accepted file shows its load report, with exactly the expected warnings under
@@ -13,10 +14,10 @@ import pytest
 
 from pages import _state as state
 from tests.app.conftest import goto, metric, new_app, train, upload
-from tests.bad_corpus import CASES, BadCase
+from tests.bad_corpus import FACE_CASES, BadCase
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("case", FACE_CASES, ids=lambda c: c.name)
 def test_corpus_file_upload(case: BadCase, labelled: bytes) -> None:
     at = new_app()
     if case.decision == "refuse":
