@@ -318,20 +318,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message} (see: {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _train_parser(sub, common: argparse.ArgumentParser) -> None:
     from fakeusers import DEFAULT_MODEL, MODEL_TYPES
-
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--models-dir",
-        metavar="DIR",
-        help="the model store (default: $FAKEUSERS_MODELS_DIR, else ./models)",
-    )
-    parser = _Parser(
-        prog="python -m fakeusers",
-        description="Find the fake users in click logs and decide, in money, whom to block.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", parents=[common], help="train a model on labelled logs")
     p.add_argument("logs", nargs="+", metavar="LOGS", help="labelled log CSVs (with Fake)")
@@ -355,31 +343,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train)
 
-    def decision_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--model",
-            metavar="NAME[@VERSION]",
-            help="the model (default: the promoted one; see: models)",
-        )
-        p.add_argument(
-            "--cost-fp",
-            type=_cost,
-            metavar="M",
-            help="cost of blocking a real user; give it with --cost-fn: flags p >= M/(M+F)",
-        )
-        p.add_argument(
-            "--cost-fn",
-            type=_cost,
-            metavar="F",
-            help="cost of missing a fake user (with --cost-fp)",
-        )
-        p.add_argument(
-            "--top-k",
-            type=_positive_int,
-            metavar="K",
-            help="flag the K riskiest users (review capacity); costs, if given, price it",
-        )
 
+def _decision_options(p: argparse.ArgumentParser) -> None:
+    """The model and the rule, the same for predict and evaluate."""
+    p.add_argument(
+        "--model",
+        metavar="NAME[@VERSION]",
+        help="the model (default: the promoted one; see: models)",
+    )
+    p.add_argument(
+        "--cost-fp",
+        type=_cost,
+        metavar="M",
+        help="cost of blocking a real user; give it with --cost-fn: flags p >= M/(M+F)",
+    )
+    p.add_argument(
+        "--cost-fn", type=_cost, metavar="F", help="cost of missing a fake user (with --cost-fp)"
+    )
+    p.add_argument(
+        "--top-k",
+        type=_positive_int,
+        metavar="K",
+        help="flag the K riskiest users (review capacity); costs, if given, price it",
+    )
+
+
+def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "predict",
         parents=[common],
@@ -392,14 +381,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="one or more input logs (.csv, .csv.gz), then the output file (.csv)",
     )
-    decision_options(p)
+    _decision_options(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", parents=[common], help="metrics of a model on labelled logs")
     p.add_argument("logs", nargs="+", metavar="LOGS", help="labelled logs (with a Fake column)")
-    decision_options(p)
+    _decision_options(p)
     p.set_defaults(func=cmd_evaluate)
 
+
+def _models_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "models",
         parents=[common],
@@ -424,6 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("ref", metavar="NAME@VERSION")
     q.set_defaults(func=cmd_rollback)
 
+
+def _other_parsers(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("demo-data", help="write a synthetic labelled log")
     p.add_argument("output", metavar="OUTPUT.csv", help="where to write it (.csv or .csv.gz)")
     p.add_argument(
@@ -444,6 +437,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docs", help="serve the documentation site on this machine")
     p.add_argument("--port", type=int, default=7000, help="port (default 7000)")
     p.set_defaults(func=cmd_docs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--models-dir",
+        metavar="DIR",
+        help="the model store (default: $FAKEUSERS_MODELS_DIR, else ./models)",
+    )
+    parser = _Parser(
+        prog="python -m fakeusers",
+        description="Find the fake users in click logs and decide, in money, whom to block.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _train_parser(sub, common)
+    _scoring_parsers(sub, common)
+    _models_parser(sub, common)
+    _other_parsers(sub, common)
     return parser
 
 

@@ -14,11 +14,18 @@ import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["TEMP_SUFFIX", "fsync_dir", "remove_stale_temps", "write_atomic", "write_bytes_atomic"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "fsync_dir",
+    "locked",
+    "remove_stale_temps",
+    "write_atomic",
+    "write_bytes_atomic",
+]
 
 TEMP_SUFFIX = ".fakeusers-tmp"
 _GRACE_SECONDS = 2.0
@@ -126,3 +133,19 @@ def fsync_dir(folder: str | os.PathLike[str]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(folder: str | os.PathLike[str], name: str = ".lock") -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<folder>/<name>`` (creating both) while in the block.
+
+    Writers that must not interleave (two saves of one model, two promotions) take it.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

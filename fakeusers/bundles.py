@@ -10,12 +10,16 @@ carries :data:`CARD_SCHEMA`; the store refuses other schemas.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import json
+import os
 import platform
+import stat
 import threading
 import zipfile
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import fakeusers
@@ -29,6 +33,7 @@ __all__ = [
     "check_libraries",
     "dumps",
     "plain",
+    "read_verified",
     "retrain_hint",
     "running_versions",
 ]
@@ -72,6 +77,36 @@ TRUSTED_TYPES = (
 def retrain_hint(name: str) -> str:
     """The command that replaces an unusable model ``name``."""
     return f"`python -m fakeusers train LOGS --name {name} --replace`"
+
+
+def read_verified(path: Path, ref: str, sha256: object) -> bytes:
+    """A bundle's bytes, read from a plain file (never through a link) and checked against
+    the sha256 its card records.
+
+    Raises
+    ------
+    ModelUnusableError
+        Not a plain file, unreadable, or not the bytes the card describes.
+    """
+    name = ref.partition("@")[0]
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ModelUnusableError(f"{path} is not a plain file; it was not loaded.")
+            data = f.read()
+    except OSError as exc:
+        raise ModelUnusableError(
+            f"Cannot read the bundle file {path} of model '{ref}': {exc.strerror}. Check the "
+            "file's permissions."
+        ) from exc
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ModelUnusableError(
+            f"The bundle file {path} of model '{ref}' does not match the sha256 in its "
+            "model.json: it was changed or corrupted, so it was not loaded. Restore it from a "
+            f"backup or retrain the model with {retrain_hint(name)}."
+        )
+    return data
 
 
 def dumps(model: Any) -> bytes:

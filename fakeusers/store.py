@@ -34,18 +34,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fakeusers.atomic import fsync_dir, write_bytes_atomic
+from fakeusers.atomic import fsync_dir, locked, write_bytes_atomic
 from fakeusers.bundles import (
     CARD_SCHEMA,
     TRUSTED_TYPES,
@@ -54,6 +52,7 @@ from fakeusers.bundles import (
     check_libraries,
     dumps,
     plain,
+    read_verified,
     running_versions,
 )
 from fakeusers.bundles import retrain_hint as _train_hint
@@ -85,7 +84,6 @@ _CARD = "model.json"
 _BUNDLE = "model.skops"
 _CURRENT = "current.json"
 _PROMOTED = "promoted.json"
-_LOCK = ".lock"
 
 
 def resolve_models_dir(models_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -241,7 +239,7 @@ class ModelStore:
         bundle = dumps(model)
         card = plain(model.card())
         try:
-            with _locked(self.root / name):
+            with locked(self.root / name):
                 versions = self._versions(name)
                 if (versions or self._legacy(name)) and not replace:
                     raise self._taken(name)
@@ -249,7 +247,7 @@ class ModelStore:
                 card = self._write_version(name, version, bundle, card)
                 (self.root / name / _CURRENT).unlink(missing_ok=True)
                 self._remove_legacy(name)
-            with _locked(self.root):
+            with locked(self.root):
                 if not (self.root / _PROMOTED).exists():
                     self._write_promoted(name, version, reason="the first model of this store")
         except OSError as exc:
@@ -399,7 +397,7 @@ class ModelStore:
         """
         stored = self.load(ref)
         try:
-            with _locked(self.root):
+            with locked(self.root):
                 self._write_promoted(stored.name, stored.version, reason=by)
         except OSError as exc:
             raise self._unwritable("promote", exc) from exc
@@ -418,7 +416,7 @@ class ModelStore:
             )
         stored = self.load(ref)
         try:
-            with _locked(self.root / name):
+            with locked(self.root / name):
                 body = json.dumps({"version": version}).encode() + b"\n"
                 write_bytes_atomic(self.root / name / _CURRENT, body, mode=0o644)
         except OSError as exc:
@@ -498,11 +496,11 @@ class ModelStore:
         if not folder.is_dir() or folder.is_symlink():
             raise self._no_model(name)
         try:
-            with _locked(self.root):
+            with locked(self.root):
                 promoted = self._read_json(self.root / _PROMOTED) or {}
                 if promoted.get("name") == name:
                     (self.root / _PROMOTED).unlink()
-            with _locked(folder):
+            with locked(folder):
                 shutil.rmtree(folder)
         except OSError as exc:
             raise self._unwritable("delete", exc) from exc
@@ -601,24 +599,7 @@ class ModelStore:
     def _bundle_bytes(self, name: str, version: int, card: dict[str, Any]) -> bytes:
         check_libraries(name, card)
         path = self._bundle_path(name, version)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            with os.fdopen(fd, "rb") as f:
-                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                    raise ModelUnusableError(f"{path} is not a plain file; it was not loaded.")
-                data = f.read()
-        except OSError as exc:
-            raise ModelUnusableError(
-                f"Cannot read the bundle file {path} of model '{name}@{version}': "
-                f"{exc.strerror}. Check the file's permissions."
-            ) from exc
-        if hashlib.sha256(data).hexdigest() != card.get("bundle_sha256"):
-            raise ModelUnusableError(
-                f"The bundle file {path} of model '{name}@{version}' does not match the "
-                "sha256 in its model.json: it was changed or corrupted, so it was not loaded. "
-                f"Restore it from a backup or retrain the model with {_train_hint(name)}."
-            )
-        return data
+        return read_verified(path, f"{name}@{version}", card.get("bundle_sha256"))
 
     def _read_json(self, path: Path, *, nofollow: bool = False) -> dict[str, Any] | None:
         """A JSON object from ``path``; None when the file does not exist."""
@@ -685,15 +666,3 @@ def _legacy_error(name: str) -> ModelUnusableError:
         f"is read, so it is no longer loaded. Retrain it with {_train_hint(name)} (it then "
         "becomes version 1 in the new format)."
     )
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``<folder>/.lock``, creating the folder if needed."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / _LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
