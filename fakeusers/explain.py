@@ -162,6 +162,8 @@ def contributions(
         When a boosting model gets no reference, or the model type is unknown.
     """
     X = X[model.feature_names]
+    if X.empty:  # nobody to explain (nobody flagged): scikit-learn refuses empty input
+        return pd.DataFrame(0.0, index=X.index, columns=X.columns)
     if model.model_type == "logistic":
         z = model.pipeline[:-1].transform(X)
         coef = model.pipeline.named_steps["model"].coef_[0]

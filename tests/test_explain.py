@@ -153,3 +153,13 @@ def test_top_reason_is_the_largest_push_up_or_says_none_stands_out() -> None:
 )
 def test_describe_reads_like_an_analyst_would_say_it(feature, value, text) -> None:
     assert describe(feature, value) == text
+
+
+@pytest.mark.parametrize("model_name", ["logistic", "boosting"])
+def test_nobody_to_explain_gives_no_rows_not_an_error(log, model_name, request) -> None:
+    """When a rule flags nobody (M=500, F=4; K=0) the flagged list is empty, not a crash."""
+    model = request.getfixturevalue(model_name)
+    X = user_features(log, model.vocabulary, np.zeros(0, dtype=np.int64))
+    contrib = contributions(model, X, reference_values(model, log))
+    assert contrib.shape == (0, len(model.feature_names))
+    assert top_reasons(contrib, X) == []
