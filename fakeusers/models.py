@@ -42,6 +42,7 @@ __all__ = [
     "reliability_table",
     "score",
     "train",
+    "training_problem",
 ]
 
 MIN_USERS_PER_CLASS = 5
@@ -236,6 +237,26 @@ def _say(progress: Progress | None, message: str) -> None:
         progress(message)
 
 
+def training_problem(log: Log) -> str | None:
+    """Why ``log`` cannot train a model, in words for the analyst; None when it can.
+
+    No ``Fake`` column, conflicting labels, or fewer than 5 fake or 5 real users. Such a
+    log can still be scored.
+    """
+    try:
+        y = log.require_labels()
+    except FakeusersError as exc:
+        return str(exc)
+    n_fake = int((y == 1).sum())
+    n_real = int((y == 0).sum())
+    if min(n_fake, n_real) < MIN_USERS_PER_CLASS:
+        return (
+            f"{', '.join(log.report.files)} has {n_fake} fake and {n_real} real users; training "
+            f"needs at least {MIN_USERS_PER_CLASS} of each. Add labelled logs with more users."
+        )
+    return None
+
+
 def train(
     log: Log,
     model_type: str = DEFAULT_MODEL,
@@ -265,14 +286,10 @@ def train(
         Unlabelled log, conflicting labels, or fewer than 5 users in a class.
     """
     make_pipeline(model_type)  # validate the type before any work
+    problem = training_problem(log)
+    if problem is not None:
+        raise FakeusersError(problem)
     y = log.require_labels().astype(int)
-    n_fake = int(y.sum())
-    n_real = int(len(y) - n_fake)
-    if min(n_fake, n_real) < MIN_USERS_PER_CLASS:
-        raise FakeusersError(
-            f"{', '.join(log.report.files)} has {n_fake} fake and {n_real} real users; training "
-            f"needs at least {MIN_USERS_PER_CLASS} of each. Add labelled logs with more users."
-        )
     _say(progress, f"Computing features for {log.n_users:,} users ...")
     vocabulary = Vocabulary.from_log(log)
     if not use_timestamps:

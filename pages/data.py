@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from fakeusers import reading
+from fakeusers import models, reading
 from fakeusers.errors import FakeusersError
 from pages import _state as state
 
@@ -117,6 +117,8 @@ else:
 cols[3].metric("Timestamps", "yes" if report.has_timestamps else "no")
 for warning in report.warnings:
     st.warning(warning, icon=":material/warning:")
+if report.labelled and (problem := models.training_problem(loaded.log)):
+    st.info(f"{problem} It can still be scored with a saved model.", icon=":material/info:")
 
 
 def counts(values: dict[str, int], name: str) -> pd.DataFrame:

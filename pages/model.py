@@ -31,6 +31,10 @@ def train_form(loaded: state.Dataset | None) -> None:
             )
         )
         return
+    problem = models.training_problem(loaded.log)
+    if problem is not None:
+        st.info(f"{problem} Load a saved model below to score this log.")
+        return
     kind, go = st.columns([3, 1], vertical_alignment="bottom")
     model_type = kind.selectbox(
         "Model type",
@@ -51,6 +55,7 @@ def train_form(loaded: state.Dataset | None) -> None:
     if not go.button("Train model", type="primary", icon=":material/model_training:"):
         return
     users = loaded.log.n_users
+    failure = None
     with st.status(f"Training {model_type} on {users:,} users ...", expanded=True) as status:
         try:
             model = models.train(
@@ -60,8 +65,10 @@ def train_form(loaded: state.Dataset | None) -> None:
             st.session_state.pop(state.MODEL_NAME, None)  # propose a name for the new model
             status.update(label="Model trained", state="complete", expanded=False)
         except Exception as exc:
+            failure = state.friendly("training the model", exc)
             status.update(label="Training failed", state="error", expanded=False)
-            st.error(state.friendly("training the model", exc), icon=":material/error:")
+    if failure is not None:  # in the open, not inside the collapsed progress box
+        st.error(failure, icon=":material/error:")
 
 
 def show(current: state.ActiveModel) -> None:

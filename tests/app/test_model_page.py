@@ -242,3 +242,30 @@ def test_a_tick_to_replace_applies_only_to_the_name_it_was_given_for(
     assert at.checkbox(key=state.REPLACE_MODEL).value is False
     assert at.session_state[state.MODEL].name is None
     assert [v["version"] for v in ModelStore(isolated).versions("two")] == [1]
+
+
+def test_a_failed_training_shows_its_reason_in_the_open(
+    labelled: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fails(*args, **kwargs):
+        raise MemoryError("not enough memory for 2,000,000 users")
+
+    monkeypatch.setattr(models, "train", fails)
+    at = train(upload(new_app(), ("train.csv", labelled)))
+    (status,) = at.status
+    assert (status.label, status.state) == ("Training failed", "error")
+    assert not status.error, "the reason is not hidden in the collapsed progress box"
+    (error,) = at.error
+    assert "MemoryError" in error.value and "not enough memory" in error.value
+
+
+def test_a_log_without_fake_users_says_at_load_time_that_it_cannot_train() -> None:
+    only_real = "UserId,Event,Category,Fake\n" + "".join(
+        f"u{i},click_ad,Motor,0\nu{i},phone_call,Jobs,0\n" for i in range(40)
+    )
+    at = upload(new_app(), ("real.csv", only_real.encode()))
+    (info,) = [i.value for i in at.info]
+    assert "0 fake and 40 real users" in info and "can still be scored" in info
+    goto(at, "model")
+    assert not [b for b in at.button if b.label == "Train model"]
+    assert any("0 fake and 40 real users" in i.value for i in at.info)
