@@ -2,8 +2,8 @@
 
 A router only: page config, the session's shared state, the navigation, and a sidebar that
 shows the active data and model on every page. The pages live in ``pages/``; the session's
-keys and caches in ``pages/_state.py``, its summaries in ``pages/_status.py``; the logic in
-``fakeusers/``.
+keys and caches in ``pages/_state.py``, its summaries in ``pages/_status.py``, what survives
+a reload in ``pages/_url.py``; the logic in ``fakeusers/``.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import _state as state
-from pages import _status
+from pages import _status, _url
 
 st.set_page_config(page_title="fakeusers", page_icon=":material/policy:", layout="wide")
 for key, value in state.DEFAULTS.items():
     st.session_state.setdefault(key, value)
+_url.restore()  # a reload starts a new session: take back what the URL names
 
 page = st.navigation(
     [
@@ -38,7 +39,10 @@ def show_status() -> None:
 
 
 # Filled before the page runs, because a page that stops early (st.stop) ends the run at
-# once; and again after it returns, so data loaded or a model trained on this run shows.
+# once; and again after it returns, so data loaded or a model trained on this run shows (in
+# the sidebar and in the URL).
 show_status()
+_url.remember()
 page.run()
 show_status()
+_url.remember()

@@ -62,7 +62,13 @@ def _split_output(paths: Sequence[str]) -> tuple[list[str], Path]:
 def _rule(args: argparse.Namespace):
     from fakeusers.scoring import Rule
 
-    return Rule.of(args.cost_fp, args.cost_fn, args.top_k)
+    return Rule.of(args.cost_fp, args.cost_fn, args.top_k, args.threshold)
+
+
+def _expected_cost(decision) -> str:
+    """``expected cost 106.18 (90% between 88.0 and 125.4)``."""
+    low, high = decision.expected_cost_interval
+    return f"expected cost {decision.expected_cost:,.2f} (90% between {low:,.1f} and {high:,.1f})"
 
 
 def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
@@ -152,6 +158,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     table = pa.table(columns)
     # IDs stay exactly as read (no spreadsheet neutralisation: this file is for machines);
     # quote them only when a delimiter, quote or line break in an ID requires it.
+        if rule.has_costs:
+            summary += f", {_expected_cost(scored.decision)}"
     needs_quotes = pc.any(pc.match_substring_regex(table["UserId"], '[,"\r\n]')).as_py()
     options = pacsv.WriteOptions(
         include_header=False, quoting_style="needed" if needs_quotes else "none"
@@ -190,7 +198,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  confusion: TP {o.tp:,}  FP {o.fp:,}  FN {o.fn:,}  TN {o.tn:,}")
         print(f"  precision {o.precision:.4f}  recall {o.recall:.4f}")
         if rule.has_costs:
-            print(f"  expected cost {d.expected_cost:,.2f}  realised cost {o.realised_cost:,.2f}")
+            print(f"  {_expected_cost(d)}  realised cost {o.realised_cost:,.2f}")
     return 0
 
 
@@ -314,6 +322,16 @@ def _cost(text: str) -> float:
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one ``error:`` line with where to find help."""
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability; give 0 to 1, e.g. 0.25")
+    return value
+
+
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"error: {message} (see: {self.prog} --help)\n")
 
@@ -369,6 +387,13 @@ def _decision_options(p: argparse.ArgumentParser) -> None:
 
 
 def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threshold",
+        type=_probability,
+        metavar="T",
+        help="flag p >= T, a threshold typed directly (not with --top-k); costs, if given, "
+        "price it",
+    )
     p = sub.add_parser(
         "predict",
         parents=[common],

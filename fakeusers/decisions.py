@@ -29,6 +29,7 @@ __all__ = [
     "CostCurve",
     "Decision",
     "Outcome",
+    "cost_interval",
     "cost_threshold",
     "decide",
     "expected_cost",
@@ -301,6 +302,219 @@ def _expected_cost(p: np.ndarray, flags: np.ndarray, m: float, f: float) -> floa
     return float(m * (1.0 - p[flags]).sum() + f * p[~flags].sum())
 
 
+# The central interval of the realised cost ---------------------------------------------------
+
+_INTERVAL = 0.90
+# A side (flagged or let-through users) whose outcome count has at least this variance is
+# treated as normal: its skewness is then at most 1/sqrt(50) and moves a 5% quantile by
+# under 0.05 standard deviations. Below it the count's distribution is computed exactly.
+_NORMAL_VARIANCE = 50.0
+# Users whose Bernoulli probability (after folding to <= 0.5) is below this enter the exact
+# distribution through the power sums of a series, the others one by one.
+_SERIES_BELOW = 0.05
+_SERIES_TERMS = 14
+
+
+def cost_interval(
+    p: ArrayLike, flagged: ArrayLike, cost_fp: float, cost_fn: float, level: float = _INTERVAL
+) -> tuple[float, float]:
+    """Return a central interval of the cost that these flags will really incur.
+
+    With calibrated probabilities each flagged user is real, costing M, with probability
+    ``1 - p``, and each user let through is fake, costing F, with probability ``p``,
+    independently. The realised cost is then ``M * A + F * B`` with ``A`` and ``B`` two
+    Poisson-binomial counts; :func:`expected_cost` is its mean.
+
+    Each count is computed exactly (from its characteristic function, by FFT) when its
+    variance is below 50, and treated as normal above, where the normal is accurate; when
+    both are normal, a Cornish-Fisher correction accounts for the skew. A few uncertain users
+    with a large cost (one possible fake let through at F = 10,000) thus give the lumpy
+    interval they really have, not a symmetric normal one.
+
+    Parameters
+    ----------
+    p : array-like of float, shape (n,)
+        Probability that each user is fake, in [0, 1].
+    flagged : array-like of bool, shape (n,)
+        Which users are flagged.
+    cost_fp, cost_fn : float
+        M and F, as in :func:`cost_threshold`.
+    level : float, default 0.9
+        Probability that the realised cost falls in the interval.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles. When few users are
+        uncertain, both may lie on the same side of the expected cost.
+
+    Examples
+    --------
+    >>> cost_interval([0.5], [False], cost_fp=1, cost_fn=100)
+    (0.0, 100.0)
+    >>> cost_interval([0.0, 1.0], [False, True], cost_fp=1, cost_fn=1)
+    (0.0, 0.0)
+    """
+    m, f = _check_costs(cost_fp, cost_fn)
+    arr = _check_probabilities(p)
+    flags = _check_flags(flagged)
+    _check_same_length(arr, "probabilities", flags, "flags")
+    if not 0 < level < 1:
+        raise FakeusersError(f"The interval's level must be between 0 and 1; got {level!r}.")
+    return _cost_interval(arr, flags, m, f, level)
+
+
+def _cost_interval(
+    p: np.ndarray, flags: np.ndarray, m: float, f: float, level: float
+) -> tuple[float, float]:
+    # A flagged user costs M when real (probability 1 - p); one let through costs F when fake.
+    counts = [_Count.of(1.0 - p[flags], m), _Count.of(p[~flags], f)]
+    fixed = sum(count.weight * count.offset for count in counts)
+    sides = [count for count in counts if count.weight > 0 and count.variance > 0]
+    if not sides:
+        mean = _expected_cost(p, flags, m, f)
+        return mean, mean
+    tails = ((1 - level) / 2, (1 + level) / 2)
+    exact = [side for side in sides if side.pmf is not None]
+    normal = [side for side in sides if side.pmf is None]
+    if not exact:
+        low, high = _cornish_fisher(normal, tails)
+    elif not normal:
+        low, high = _lattice_quantiles(exact, tails)
+    else:
+        low, high = _mixed_quantiles(exact[0], normal[0], tails)
+    lowest = fixed + sum(side.weight * side.lowest for side in sides)
+    highest = fixed + sum(side.weight * side.highest for side in sides)
+    return (
+        float(min(max(fixed + low, lowest), highest)),
+        float(min(max(fixed + high, lowest), highest)),
+    )
+
+
+@dataclass(frozen=True)
+class _Count:
+    """How many of some independent Bernoulli(r) events happen, times ``weight``.
+
+    Events with ``r > 0.5`` are folded (``1 - Bernoulli(1 - r)``), so every ``r`` left is at
+    most 0.5; ``offset`` counts the folded ones. The count is ``offset + D``; ``pmf[d]``
+    is ``P(D = d)`` for ``d`` in ``[-len(pmf) // 2, len(pmf) // 2)`` (FFT order: negative
+    ``d`` at the end), or None when ``D`` is treated as normal.
+    """
+
+    weight: float
+    offset: int
+    mean: float  # of D
+    variance: float
+    third: float  # third cumulant of D
+    lowest: int  # of D
+    highest: int
+    pmf: np.ndarray | None
+
+    @classmethod
+    def of(cls, r: np.ndarray, weight: float) -> _Count:
+        folded = r > 0.5
+        up = r[~folded]  # D gains one when these happen
+        down = 1.0 - r[folded]  # and loses one when these happen
+        up, down = up[up > 0], down[down > 0]
+        var_up, var_down = up * (1 - up), down * (1 - down)
+        mean = float(up.sum() - down.sum())
+        variance = float(var_up.sum() + var_down.sum())
+        third = float((var_up * (1 - 2 * up)).sum() - (var_down * (1 - 2 * down)).sum())
+        pmf = None
+        if 0 < variance < _NORMAL_VARIANCE:
+            # Both sums are at most 2 * variance; the support beyond 40 sd carries nothing.
+            half = float(up.sum() + down.sum()) + 40 * math.sqrt(variance) + 40
+            size = 1 << max(6, math.ceil(math.log2(2 * half)))
+            z = np.exp(-2j * np.pi * np.arange(size) / size)
+            log_cf = _log_cf(up, z) + np.conj(_log_cf(down, z))
+            pmf = np.clip(np.fft.ifft(np.exp(log_cf)).real, 0.0, None)
+            pmf /= pmf.sum()
+        return cls(
+            weight=float(weight),
+            offset=int(folded.sum()),
+            mean=mean,
+            variance=variance,
+            third=third,
+            lowest=-int(down.size),
+            highest=int(up.size),
+            pmf=pmf,
+        )
+
+    def values(self) -> np.ndarray:
+        """The ``d`` of each entry of :attr:`pmf`."""
+        size = self.pmf.size
+        return np.fft.fftfreq(size, 1.0 / size)
+
+
+def _log_cf(r: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``sum(log(1 - r + r z))`` at the points ``z`` of the unit circle."""
+    big = r[r >= _SERIES_BELOW]
+    small = r[r < _SERIES_BELOW]
+    out = np.zeros(z.size, dtype=np.complex128)
+    with np.errstate(divide="ignore"):  # r = 0.5 at z = -1: a factor of zero, log -inf
+        for chunk in np.array_split(big, max(1, big.size // 256)):
+            out += np.log1p(np.multiply.outer(chunk, z - 1)).sum(axis=0)
+    # log(1 + r w) = sum_j (-1)^(j+1) (r w)^j / j with |r w| <= 2 r < 0.1: the power sums
+    # of the small r give every user exactly to 1e-14, in a pass over them per term.
+    power = np.ones_like(small)
+    w = z - 1
+    for j in range(1, _SERIES_TERMS + 1):
+        power = power * small
+        out += (-1) ** (j + 1) * power.sum() * w**j / j
+    return out
+
+
+def _cornish_fisher(sides: list[_Count], tails: tuple[float, float]) -> tuple[float, float]:
+    from statistics import NormalDist
+
+    mean = sum(s.weight * s.mean for s in sides)
+    variance = sum(s.weight**2 * s.variance for s in sides)
+    skew = sum(s.weight**3 * s.third for s in sides) / variance**1.5
+    sd = math.sqrt(variance)
+    quantiles = []
+    for q in tails:
+        z = NormalDist().inv_cdf(q)
+        quantiles.append(mean + sd * (z + (z * z - 1) * skew / 6))
+    return quantiles[0], quantiles[1]
+
+
+def _lattice_quantiles(sides: list[_Count], tails: tuple[float, float]) -> tuple[float, float]:
+    values = np.zeros(1)
+    probs = np.ones(1)
+    for side in sides:
+        keep = side.pmf > 1e-15
+        values = np.add.outer(values, side.weight * side.values()[keep]).ravel()
+        probs = np.multiply.outer(probs, side.pmf[keep]).ravel()
+    order = np.argsort(values, kind="stable")
+    cdf = np.cumsum(probs[order])
+    cdf /= cdf[-1]
+    # Discrete quantiles: the lowest value whose CDF reaches q (1e-9 absorbs rounding).
+    at = [int(np.searchsorted(cdf, q - 1e-9)) for q in tails]
+    return float(values[order][at[0]]), float(values[order][at[1]])
+
+
+def _mixed_quantiles(
+    exact: _Count, normal: _Count, tails: tuple[float, float]
+) -> tuple[float, float]:
+    erfc = np.frompyfunc(math.erfc, 1, 1)
+    keep = exact.pmf > 1e-15
+    shift = exact.weight * exact.values()[keep] + normal.weight * normal.mean
+    probs = exact.pmf[keep] / exact.pmf[keep].sum()
+    sd = normal.weight * math.sqrt(normal.variance)
+
+    def cdf(x: float) -> float:
+        return float(probs @ (0.5 * erfc((shift - x) / (sd * math.sqrt(2)))).astype(float))
+
+    out = []
+    for q in tails:
+        lo, hi = shift.min() - 10 * sd, shift.max() + 10 * sd
+        for _ in range(60):  # bisection: the bracket shrinks 2**60-fold
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
+        out.append((lo + hi) / 2)
+    return out[0], out[1]
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a set of flags did, measured against known labels.
@@ -417,6 +631,8 @@ class CostCurve:
     [3.0, 1.0, 2.0]
     >>> curve.optimum(cost_fp=1, cost_fn=3)
     (0.8, 1.0)
+    >>> curve.optimum(cost_fp=1, cost_fn=1) is None  # flagging everyone is cheapest
+    True
     """
 
     thresholds: np.ndarray
@@ -519,8 +735,14 @@ class CostCurve:
 
     def optimum(
         self, cost_fp: float, cost_fn: float, *, realised: bool = True
-    ) -> tuple[float, float]:
-        """Return the threshold with the lowest cost, and that cost.
+    ) -> tuple[float, float] | None:
+        """Return the threshold with the lowest cost, and that cost, where there is one.
+
+        Only a real minimum is returned: one that costs less than flagging nobody and is
+        not the threshold that flags everyone. When the cost still falls at an end of the
+        threshold range, or the curve is flat (no users, or all costs zero), moving the
+        threshold further would cost the same or less, so there is no threshold to
+        recommend: None.
 
         Parameters
         ----------
@@ -532,14 +754,16 @@ class CostCurve:
 
         Returns
         -------
-        (threshold, cost) : tuple of float
+        (threshold, cost) : tuple of float, or None
             Among equal costs, the highest threshold (fewest users blocked).
             Costs within 1e-12 times the largest cost on the curve count as
             equal, so rounding in the sums cannot decide who gets blocked.
 
         Examples
         --------
-        >>> CostCurve.from_scores([0.5]).optimum(cost_fp=1, cost_fn=1)[0] > 0.5
+        >>> CostCurve.from_scores([0.1, 0.5, 0.75]).optimum(cost_fp=1, cost_fn=1)
+        (0.75, 0.85)
+        >>> CostCurve.from_scores([0.5]).optimum(cost_fp=1, cost_fn=1) is None  # flat
         True
         """
         if realised and self.fp is not None:
@@ -548,7 +772,11 @@ class CostCurve:
             costs = self.expected_costs(cost_fp, cost_fn)
         # Thresholds descend, so the first near-minimal index is the highest threshold.
         tolerance = 1e-12 * costs.max()
+        if costs.max() - costs.min() <= tolerance:
+            return None
         i = int(np.argmax(costs <= costs.min() + tolerance))
+        if i == 0 or i == costs.size - 1:
+            return None
         return float(self.thresholds[i]), float(costs[i])
 
 
@@ -559,8 +787,9 @@ class Decision:
     Attributes
     ----------
     threshold : float or None
-        ``M / (M + F)`` in cost mode; None in top-K mode, where the analyst's
-        review capacity, not the costs, sets who is flagged.
+        ``M / (M + F)`` in cost mode, the analyst's own threshold when one was
+        typed; None in top-K mode, where the analyst's review capacity, not the
+        costs, sets who is flagged.
     flagged : numpy.ndarray of bool, shape (n,)
         Which users to flag.
     n_flagged : int
@@ -569,6 +798,9 @@ class Decision:
         ``n_flagged / n``; 0.0 when there are no users.
     expected_cost : float
         See :func:`expected_cost`.
+    expected_cost_interval : tuple of float
+        The central 90% interval of the cost these flags will really incur, if the
+        probabilities are calibrated; see :func:`cost_interval`.
     outcome : Outcome or None
         Confusion counts and realised cost, when labels were given.
     """
@@ -578,6 +810,7 @@ class Decision:
     n_flagged: int
     share_flagged: float
     expected_cost: float
+    expected_cost_interval: tuple[float, float]
     outcome: Outcome | None
 
 
@@ -588,8 +821,9 @@ def decide(
     cost_fn: float,
     top_k: int | None = None,
     y_true: ArrayLike | None = None,
+    threshold: float | None = None,
 ) -> Decision:
-    """Decide whom to flag, by costs or by review capacity.
+    """Decide whom to flag: by costs, by review capacity, or by a threshold typed directly.
 
     Parameters
     ----------
@@ -602,10 +836,18 @@ def decide(
         (:func:`flag_top_k`) instead of applying ``p >= M / (M + F)``.
     y_true : array-like of 0/1, shape (n,), optional
         Known labels; when given, the decision carries an :class:`Outcome`.
+    threshold : float, optional
+        When given, flag ``p >= threshold`` instead of ``p >= M / (M + F)``; the costs
+        still price the decision. Not with ``top_k``.
 
     Returns
     -------
     Decision
+
+    Raises
+    ------
+    FakeusersError
+        Bad costs, probabilities, labels or K; ``top_k`` and ``threshold`` together.
 
     Examples
     --------
@@ -614,18 +856,23 @@ def decide(
     (0.25, [False, True, True], 2)
     >>> decide([0.1, 0.3, 0.9], cost_fp=1, cost_fn=3, top_k=1).flagged.tolist()
     [False, False, True]
+    >>> decide([0.1, 0.3, 0.9], cost_fp=1, cost_fn=3, threshold=0.5).flagged.tolist()
+    [False, False, True]
     """
     m, f = _check_costs(cost_fp, cost_fn)
     arr = _check_probabilities(p)
     y = None if y_true is None else _check_labels(y_true)
     if y is not None:
         _check_same_length(arr, "probabilities", y, "labels")
-    if top_k is None:
-        threshold: float | None = cost_threshold(m, f)
-        flagged = arr >= threshold
-    else:
-        threshold = None
+    if top_k is not None and threshold is not None:
+        raise FakeusersError(
+            "Flag either the top K users or the users above a threshold, not both."
+        )
+    if top_k is not None:
         flagged = flag_top_k(arr, top_k)
+    else:
+        threshold = cost_threshold(m, f) if threshold is None else _check_threshold(threshold)
+        flagged = arr >= threshold
     n_flagged = int(np.count_nonzero(flagged))
     return Decision(
         threshold=threshold,
@@ -633,5 +880,6 @@ def decide(
         n_flagged=n_flagged,
         share_flagged=n_flagged / arr.size if arr.size else 0.0,
         expected_cost=_expected_cost(arr, flagged, m, f),
+        expected_cost_interval=_cost_interval(arr, flagged, m, f, _INTERVAL),
         outcome=None if y is None else _outcome(y, flagged, m, f),
     )

@@ -427,7 +427,8 @@ def cost_curve_figure(
 
     The curve is evaluated exactly at :data:`_CURVE_POINTS` thresholds between 0 and 1, so
     its size does not grow with the number of users. The current threshold and the optimum
-    (exact, from :meth:`CostCurve.optimum`) are marked.
+    (exact, from :meth:`CostCurve.optimum`) are marked; pass ``optimum=None`` when the curve
+    has no real minimum, and no star is drawn.
 
     The cost axis stops at three times the larger of the lowest cost and the current
     threshold's cost (or at the highest cost, if lower): flagging everyone or nobody usually

@@ -25,6 +25,7 @@ import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ __all__ = ["Rule", "ScoredLog", "score_log", "score_sources"]
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """Whom to flag: by costs (``p >= M / (M + F)``) or the K riskiest users.
+    """Whom to flag: by costs (``p >= M / (M + F)``), the K riskiest users, or a threshold.
 
     Attributes
     ----------
@@ -50,11 +51,15 @@ class Rule:
     top_k : int or None
         Review capacity: flag the K riskiest users. With costs as well, the costs price
         the top-K decision; without them, no cost is computed.
+    typed_threshold : float or None
+        A threshold the analyst typed: flag ``p >= typed_threshold``. Priced by the costs
+        when they are given, as ``top_k`` is.
     """
 
     cost_fp: float | None = None
     cost_fn: float | None = None
     top_k: int | None = None
+    typed_threshold: float | None = None
 
     @classmethod
     def of(
@@ -62,14 +67,19 @@ class Rule:
         cost_fp: float | None = None,
         cost_fn: float | None = None,
         top_k: int | None = None,
+        threshold: float | None = None,
     ) -> Rule | None:
         """Validate a rule as the user gave it; None when nothing was given (score only).
+
+        Exactly one thing decides whom to flag: ``threshold`` when given, else ``top_k``,
+        else the costs' ``M / (M + F)``.
 
         Raises
         ------
         FakeusersError
-            One cost without the other, a negative or non-finite cost, both costs zero
-            without ``top_k``, or a ``top_k`` that is not a whole number >= 0.
+            One cost without the other, a negative or non-finite cost, both costs zero,
+            a ``top_k`` that is not a whole number >= 0, a ``threshold`` outside [0, 1], or
+            ``top_k`` and ``threshold`` together.
 
         Examples
         --------
@@ -77,6 +87,8 @@ class Rule:
         0.25
         >>> Rule.of() is None
         True
+        >>> Rule.of(threshold=0.25).describe()
+        'threshold 0.2500 (typed)'
         """
         if (cost_fp is None) != (cost_fn is None):
             raise FakeusersError(
@@ -89,12 +101,32 @@ class Rule:
             raise FakeusersError(
                 f"The review capacity K must be a whole number of users, 0 or more; got {top_k!r}."
             )
-        if cost_fp is None and top_k is None:
+        if threshold is not None:
+            if (
+                isinstance(threshold, bool)
+                or not isinstance(threshold, Real)
+                or not 0 <= threshold <= 1
+            ):
+                raise FakeusersError(
+                    "The threshold is a probability: a number from 0 to 1 (users with "
+                    f"P(fake) >= threshold are flagged); got {threshold!r}."
+                )
+            if top_k is not None:
+                raise FakeusersError(
+                    "Give either a review capacity K (--top-k, top_k) or a threshold "
+                    "(--threshold, threshold), not both: each decides whom to flag."
+                )
+        if cost_fp is None and top_k is None and threshold is None:
             return None
         if cost_fp is not None:
             cost_threshold(cost_fp, cost_fn)  # refuses bad costs, saying how to fix them
             cost_fp, cost_fn = float(cost_fp), float(cost_fn)
-        return cls(cost_fp, cost_fn, None if top_k is None else int(top_k))
+        return cls(
+            cost_fp,
+            cost_fn,
+            None if top_k is None else int(top_k),
+            None if threshold is None else float(threshold),
+        )
 
     @property
     def has_costs(self) -> bool:
@@ -102,13 +134,17 @@ class Rule:
 
     @property
     def threshold(self) -> float | None:
-        """``M / (M + F)`` in cost mode; None in top-K mode."""
+        """The typed threshold; else ``M / (M + F)`` in cost mode; None in top-K mode."""
+        if self.typed_threshold is not None:
+            return self.typed_threshold
         if self.top_k is not None or self.cost_fp is None:
             return None
         return cost_threshold(self.cost_fp, self.cost_fn)
 
     def describe(self) -> str:
         """The rule in words, for summaries: ``threshold M/(M+F) = 0.1000``, ``top 200``."""
+        if self.typed_threshold is not None:
+            return f"threshold {self.typed_threshold:.4f} (typed)"
         if self.top_k is not None:
             return f"the top {self.top_k:,} (review capacity)"
         return f"threshold M/(M+F) = {self.threshold:.4f}"
@@ -373,6 +409,11 @@ def _decided(scored: ScoredLog) -> ScoredLog:
         return scored
     cost_fp, cost_fn = (rule.cost_fp, rule.cost_fn) if rule.has_costs else (1.0, 1.0)
     decision = decide(
-        scored.p, cost_fp=cost_fp, cost_fn=cost_fn, top_k=rule.top_k, y_true=scored.labels
+        scored.p,
+        cost_fp=cost_fp,
+        cost_fn=cost_fn,
+        top_k=rule.top_k,
+        y_true=scored.labels,
+        threshold=rule.typed_threshold,
     )
     return dataclasses.replace(scored, decision=decision)

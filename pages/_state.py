@@ -44,6 +44,7 @@ COST_FP = "cost_fp"
 COST_FN = "cost_fn"
 RULE = "rule"
 TOP_K = "top_k"
+THRESHOLD = "threshold"
 
 # Widget keys (a widget's own value is dropped when its page is left; see ``bound``).
 UPLOADER = "logs"
@@ -51,6 +52,7 @@ COST_FP_INPUT, COST_FP_SLIDER = "cost_fp_input", "cost_fp_slider"
 COST_FN_INPUT, COST_FN_SLIDER = "cost_fn_input", "cost_fn_slider"
 RULE_INPUT = "rule_input"
 TOP_K_INPUT = "top_k_input"
+THRESHOLD_INPUT = "threshold_input"
 TABLE_PAGE = "table_page"
 USER_SEARCH = "user_search"
 USER_PICK = "user_pick"
@@ -62,6 +64,7 @@ USE_TIMESTAMPS = "use_timestamps"
 
 RULE_COSTS = "Costs: flag when P(fake) ≥ M/(M+F)"
 RULE_TOP_K = "Review capacity (top K users)"
+RULE_THRESHOLD = "Threshold typed directly"
 
 DEFAULTS: dict[str, Any] = {
     DATASET: None,
@@ -72,6 +75,7 @@ DEFAULTS: dict[str, Any] = {
     COST_FN: 4.0,
     RULE: RULE_COSTS,
     TOP_K: 100,
+    THRESHOLD: 0.2,
 }
 
 _LOG = logging.getLogger(__name__)
@@ -116,9 +120,9 @@ def active_model() -> ActiveModel | None:
 
 
 def rule() -> scoring.Rule | None:
-    """The session's decision rule: its costs, and K in review-capacity mode.
+    """The session's decision rule: its costs, and K or the typed threshold in those modes.
 
-    In top-K mode the costs still price the decision.
+    In top-K and typed-threshold modes the costs still price the decision.
 
     Raises
     ------
@@ -126,8 +130,10 @@ def rule() -> scoring.Rule | None:
         When the costs or K cannot make a rule (both costs zero, for example).
     """
     top_k = int(st.session_state[TOP_K]) if st.session_state[RULE] == RULE_TOP_K else None
+    typed = st.session_state[RULE] == RULE_THRESHOLD
+    threshold = float(st.session_state[THRESHOLD]) if typed else None
     cost_fp, cost_fn = float(st.session_state[COST_FP]), float(st.session_state[COST_FN])
-    return scoring.Rule.of(cost_fp, cost_fn, top_k)
+    return scoring.Rule.of(cost_fp, cost_fn, top_k, threshold)
 
 
 def bound(state_key: str, widget_key: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from fakeusers import plots
 from fakeusers.errors import FakeusersError
 from fakeusers.scoring import ScoredLog
 from pages import _state as state
-from pages import _status
+from pages import _status, _url
 
 PAGE_ROWS = 100
 QUALITY = (
@@ -59,7 +59,7 @@ def cost_input(label: str, state_key: str, input_key: str, slider_key: str) -> N
 
 
 def rule_inputs() -> None:
-    """The two costs, and the review capacity K when that is the rule."""
+    """The two costs, and the review capacity K or the threshold when that is the rule."""
     cost_input(
         "Cost of blocking a real user (M)", state.COST_FP, state.COST_FP_INPUT, state.COST_FP_SLIDER
     )
@@ -69,7 +69,7 @@ def rule_inputs() -> None:
     rule_col, k_col = st.columns([2, 1], vertical_alignment="bottom")
     mode = rule_col.radio(
         "Decision rule",
-        [state.RULE_COSTS, state.RULE_TOP_K],
+        [state.RULE_COSTS, state.RULE_TOP_K, state.RULE_THRESHOLD],
         horizontal=True,
         **state.bound(state.RULE, state.RULE_INPUT),
     )
@@ -80,6 +80,21 @@ def rule_inputs() -> None:
             step=10,
             **state.bound(state.TOP_K, state.TOP_K_INPUT),
         )
+    elif mode == state.RULE_THRESHOLD:
+        k_col.number_input(
+            "Flag when P(fake) ≥",
+            min_value=0.0,
+            max_value=1.0,
+            step=0.01,
+            format="%.4f",
+            **state.bound(state.THRESHOLD, state.THRESHOLD_INPUT),
+        )
+
+
+def use_threshold(threshold: float) -> None:
+    """Switch the rule to the typed threshold, set to ``threshold``."""
+    st.session_state[state.RULE] = state.RULE_THRESHOLD
+    st.session_state[state.THRESHOLD] = threshold
 
 
 def summary(scored: ScoredLog) -> None:
@@ -89,14 +104,23 @@ def summary(scored: ScoredLog) -> None:
     if cut is None:  # top K: the curve marks the lowest probability flagged
         cut = float(scored.p[ranked[-1]]) if ranked.size else None
     cols = st.columns(4)
-    if decision.threshold is not None:
+    if rule.typed_threshold is not None:
+        cols[0].metric("Threshold (typed)", f"{decision.threshold:.4g}")
+    elif decision.threshold is not None:
         cols[0].metric("Threshold M/(M+F)", f"{decision.threshold:.4g}")
     else:
         cols[0].metric("Lowest flagged P(fake)", "none" if cut is None else f"{cut:.4g}")
     cols[1].metric("Users flagged", f"{decision.n_flagged:,}")
     cols[2].metric("Share flagged", f"{decision.share_flagged:.2%}")
+    low, high = decision.expected_cost_interval
     cols[3].metric(
-        "Expected cost", f"{decision.expected_cost:,.2f}", help="From the probabilities."
+        "Expected cost",
+        f"{decision.expected_cost:,.2f}",
+        f"likely between {low:,.1f} and {high:,.1f}",
+        delta_color="off",
+        delta_arrow="off",
+        help="From the probabilities: if they are calibrated, the realised cost falls "
+        "between these two amounts 9 times in 10.",
     )
     outcome = decision.outcome
     optimum = scored.curve.optimum(rule.cost_fp, rule.cost_fn)
@@ -105,24 +129,36 @@ def summary(scored: ScoredLog) -> None:
         cols[0].metric("Precision", f"{outcome.precision:.1%}", help="Flagged users who are fake.")
         cols[1].metric("Recall", f"{outcome.recall:.1%}", help="Fake users who are flagged.")
         cols[2].metric("Realised cost", f"{outcome.realised_cost:,.2f}", help="fp × M + fn × F")
-        cols[3].metric(
-            "Lowest realised cost",
-            f"{optimum[1]:,.2f}",
-            f"at threshold {optimum[0]:.3g}",
-            delta_color="off",
-            delta_arrow="off",
-        )
+        if optimum is not None:
+            cols[3].metric(
+                "Lowest realised cost",
+                f"{optimum[1]:,.2f}",
+                f"at threshold {optimum[0]:.3g}",
+                delta_color="off",
+                delta_arrow="off",
+            )
     else:
         st.caption(
             "The log has no usable labels: costs are expected costs, from the probabilities."
         )
     curve = plots.cost_curve_figure(scored.curve, rule.cost_fp, rule.cost_fn, cut, optimum)
     if outcome is None:
-        st.plotly_chart(curve)
+        left = st.container()
+        left.plotly_chart(curve)
     else:
         left, right = st.columns([3, 2])
         left.plotly_chart(curve)
         right.plotly_chart(plots.confusion_figure(outcome))
+    if optimum is not None:
+        left.button(
+            "Use the cheapest threshold",
+            icon=":material/star:",
+            on_click=use_threshold,
+            args=(optimum[0],),
+            disabled=decision.threshold == optimum[0],
+            help=f"Flag when P(fake) ≥ {optimum[0]:.4g}, where the curve's cost is lowest "
+            f"({'realised' if outcome is not None else 'expected'}).",
+        )
 
 
 def flagged_list(scored: ScoredLog) -> None:
@@ -172,6 +208,7 @@ def flagged_list(scored: ScoredLog) -> None:
 def decide() -> None:
     """A cost change reruns only this: the scores are cached, the rule re-decides them."""
     rule_inputs()
+    _url.remember()  # a fragment rerun skips app.py: keep the URL in step with the rule
     try:
         scored = base.with_rule(state.rule())
     except FakeusersError as exc:

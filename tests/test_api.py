@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 
 import fakeusers
 from fakeusers.api import DEFAULT_MAX_BYTES, MAX_BYTES_ENV, create_app
-from fakeusers.decisions import expected_cost
+from fakeusers.decisions import cost_interval, expected_cost
 from fakeusers.demo import generate_log
 from fakeusers.errors import FakeusersError
 from fakeusers.limits import limit_from_env, parse_size
@@ -441,6 +441,9 @@ def test_costs_flag_users_at_m_over_m_plus_f(api, scoring, expected):
     assert result["flagged"] == (p >= 0.1).tolist()
     assert result["n_flagged"] == int((p >= 0.1).sum()) > 0
     assert result["expected_cost"] == pytest.approx(expected_cost(p, p >= 0.1, 1, 9))
+    low, high = result["expected_cost_interval"]
+    assert [low, high] == pytest.approx(list(cost_interval(p, p >= 0.1, 1, 9)))
+    assert low < result["expected_cost"] < high
 
 
 def test_costs_in_the_query_string_for_csv_and_in_form_fields(api, scoring):
@@ -468,6 +471,7 @@ def test_top_k_flags_the_k_riskiest_without_a_threshold(api, scoring):
     assert result["n_flagged"] == flagged.sum() == 25
     assert p[flagged].min() >= p[~flagged].max()
     assert "expected_cost" not in result  # no costs, no price
+    assert "expected_cost_interval" not in result
 
 
 def test_top_k_with_costs_flags_the_k_riskiest_and_prices_them(api, scoring):
@@ -482,6 +486,30 @@ def test_top_k_with_costs_flags_the_k_riskiest_and_prices_them(api, scoring):
     assert result["expected_cost"] == pytest.approx(expected_cost(p, flagged, 1, 9))
 
 
+def test_a_typed_threshold_flags_from_it_in_body_query_or_form(api, scoring):
+    client = api["client"]
+    by_body = client.post("/predict", json={**columns(scoring["table"]), "threshold": 0.3})
+    by_query = client.post(
+        "/predict", content=scoring["csv"], headers=CSV, params={"threshold": 0.3}
+    )
+    by_form = client.post(
+        "/predict",
+        files={"file": ("s.csv", scoring["csv"])},
+        data={"threshold": 0.3, "cost_fp": 1, "cost_fn": 9},
+    )
+    for response in (by_body, by_query, by_form):
+        assert response.status_code == 200, response.text
+        result = response.json()
+        p = np.asarray(result["is_fake_probability"])
+        assert result["threshold"] == 0.3
+        assert result["flagged"] == (p >= 0.3).tolist()
+    assert "expected_cost" not in by_body.json()  # no costs, no price
+    priced = by_form.json()
+    flagged = np.asarray(priced["flagged"])
+    assert priced["expected_cost"] == pytest.approx(expected_cost(p, flagged, 1, 9))
+    assert len(priced["expected_cost_interval"]) == 2
+
+
 @pytest.mark.parametrize(
     ("options", "words"),
     [
@@ -492,6 +520,8 @@ def test_top_k_with_costs_flags_the_k_riskiest_and_prices_them(api, scoring):
         ({"top_k": -1}, "top_k in the body"),
         ({"top_k": 1.5}, "top_k in the body"),
         ({"costfp": 1}, "costfp in the body: Extra inputs are not permitted"),
+        ({"threshold": 1.5}, "threshold in the body"),
+        ({"threshold": 0.5, "top_k": 5}, "not both"),
     ],
 )
 def test_unusable_options_are_422_with_the_reason(api, options, words):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 import time
@@ -126,6 +127,51 @@ def test_errors_are_one_line_with_exit_2_and_no_partial_output(workspace, tmp_pa
     out = tmp_path / "out.csv"
     out.write_text("previous results\n")
     bad = tmp_path / "bad.csv"
+    # The expected cost comes with the interval the realised cost is likely to fall in.
+    line = next(x for x in r.stdout.splitlines() if "expected cost" in x)
+    m = re.search(r"expected cost ([\d,.]+) \(90% between ([\d,.]+) and ([\d,.]+)\)", line)
+    assert m, line
+    expected, low, high = (float(g.replace(",", "")) for g in m.groups())
+    assert low <= expected <= high
+
+
+def test_a_typed_threshold_flags_from_it_and_is_priced_by_the_costs(workspace):
+    out = workspace["tmp"] / "typed.csv"
+    store = ["--models-dir", str(workspace["store"])]
+    r = run("predict", str(workspace["score"]), str(out), "--threshold", "0.3", *store)
+    assert r.returncode == 0, r.stderr
+    assert "threshold 0.3000 (typed)" in r.stdout
+    assert "expected cost" not in r.stdout  # no costs, no price
+    rows = read_csv(out)
+    assert all((float(x["is_fake_probability"]) >= 0.3) == (x["flagged"] == "1") for x in rows)
+    priced = run(
+        "evaluate",
+        str(workspace["score"]),
+        "--threshold",
+        "0.3",
+        "--cost-fp",
+        "1",
+        "--cost-fn",
+        "9",
+        *store,
+    )
+    assert priced.returncode == 0, priced.stderr
+    assert "threshold 0.3000 (typed)" in priced.stdout and "90% between" in priced.stdout
+    assert_clean_error(
+        run(
+            "predict",
+            str(workspace["score"]),
+            str(out),
+            "--threshold",
+            "0.3",
+            "--top-k",
+            "5",
+            *store,
+        ),
+        "not both",
+    )
+    r = run("predict", str(workspace["score"]), str(out), "--threshold", "2", *store)
+    assert r.returncode == 2 and "not a probability" in r.stderr and "Traceback" not in r.stderr
     bad.write_text("UserId,Event,Fake\nu1,click_ad,1\n")
     r = run("predict", str(bad), str(out), *store)
     assert_clean_error(r, "bad.csv has no column 'Category'")

@@ -265,7 +265,7 @@ def test_optimum_is_the_brute_force_minimum_over_all_thresholds(users, mf, reali
     p, y = users
     m, f = mf
     curve = CostCurve.from_scores(p, y_true=y)
-    t_best, c_best = curve.optimum(m, f, realised=realised)
+    best = curve.optimum(m, f, realised=realised)
 
     def brute(t: float) -> float:
         flagged = [pi >= t for pi in p]
@@ -277,6 +277,14 @@ def test_optimum_is_the_brute_force_minimum_over_all_thresholds(users, mf, reali
     candidates = [*set(p.tolist()), 1.5]
     brute_min = min(brute(t) for t in candidates)
     scale = (m + f) * max(p.size, 1)
+    if best is None:
+        # No real minimum: flagging nobody or everyone is as cheap as anything.
+        ends = (brute(1.5), brute(float(p.min())) if p.size else brute(1.5))
+        assert any(close(end, brute_min, scale) for end in ends)
+        return
+    t_best, c_best = best
+    assert brute(1.5) > brute_min
+    assert 0 < sum(pi >= t_best for pi in p) < p.size
     assert close(c_best, brute_min, scale)
     assert close(brute(t_best), brute_min, scale)
     # Every threshold that blocks fewer users costs more: ties go to blocking fewer.
@@ -286,12 +294,34 @@ def test_optimum_is_the_brute_force_minimum_over_all_thresholds(users, mf, reali
             assert brute(t) > brute_min
 
 
-def test_optimum_breaks_ties_towards_blocking_nobody():
-    # One user at p = 0.5 with M = F: flagging and not flagging both cost 0.5.
-    t, c = CostCurve.from_scores([0.5]).optimum(cost_fp=1, cost_fn=1)
-    assert t > 0.5
-    assert c == pytest.approx(0.5)
-    assert not flag_by_threshold([0.5], t).any()
+def test_optimum_breaks_ties_towards_blocking_fewer():
+    # M = F: flagging 0.75 alone or 0.75 and 0.5 both cost 0.85; fewer blocked wins.
+    t, c = CostCurve.from_scores([0.1, 0.5, 0.75]).optimum(cost_fp=1, cost_fn=1)
+    assert t == 0.75
+    assert c == pytest.approx(0.85)
+
+
+@pytest.mark.parametrize(
+    ("p", "y", "m", "f"),
+    [
+        ([0.5], None, 1, 1),  # flat: flagging or not costs 0.5 either way
+        ([], None, 1, 1),  # no users
+        ([0.2, 0.7], [0, 0], 1, 0),  # realised costs all zero at F = 0 and no fakes flagged
+        ([0.0, 0.0], None, 0, 1),  # expected costs all zero
+    ],
+)
+def test_optimum_is_none_on_a_flat_curve(p, y, m, f):
+    assert CostCurve.from_scores(p, y_true=y).optimum(m, f) is None
+
+
+@pytest.mark.parametrize(("m", "f"), [(1, 1000), (1000, 1)])
+def test_optimum_is_none_where_the_cost_still_falls_at_an_end(m, f):
+    # F huge: flagging everyone is cheapest; M huge: flagging nobody is.
+    p = np.random.default_rng(4).uniform(0.2, 0.8, 2_000)  # M/(M+F) is outside them all
+    curve = CostCurve.from_scores(p)
+    assert curve.optimum(m, f) is None
+    costs = curve.expected_costs(m, f)
+    assert costs.argmin() in (0, costs.size - 1)
 
 
 def test_optimum_uses_expected_cost_without_labels():
@@ -303,11 +333,11 @@ def test_optimum_uses_expected_cost_without_labels():
 
 def test_optimum_realised_and_expected_differ_when_labels_disagree_with_p():
     # The model is confident and wrong: realised cost prefers flagging nobody.
-    curve = CostCurve.from_scores([0.9, 0.9], y_true=[0, 0])
+    curve = CostCurve.from_scores([0.1, 0.9, 0.9, 0.95], y_true=[0, 0, 0, 1])
     t_expected, _ = curve.optimum(1, 1, realised=False)
     t_realised, c_realised = curve.optimum(1, 1, realised=True)
     assert t_expected == 0.9
-    assert t_realised > 0.9
+    assert t_realised == 0.95
     assert c_realised == 0.0
 
 
@@ -321,7 +351,7 @@ def test_cost_curve_arrays_are_read_only():
 def test_cost_curve_of_no_users_flags_nobody():
     curve = CostCurve.from_scores([], y_true=[])
     assert curve.n_flagged.tolist() == [0]
-    assert curve.optimum(1, 1) == (curve.thresholds[0], 0.0)
+    assert curve.optimum(1, 1) is None
 
 
 # --- Elkan's rule on calibrated data ----------------------------------------------------
@@ -487,3 +517,95 @@ def test_docstring_examples_run():
 def test_threshold_survives_huge_costs():
     assert cost_threshold(1e308, 1e308) == 0.5
     assert cost_threshold(1e308, 3e307) == pytest.approx(1 / 1.3)
+
+
+# --- the interval of the realised cost --------------------------------------------------
+
+
+def simulated_costs(p, flagged, m, f, draws=100_000, seed=0) -> np.ndarray:
+    """Brute force: draw who is fake, user by user, and price the flags."""
+    rng = np.random.default_rng(seed)
+    p, flagged = np.asarray(p), np.asarray(flagged)
+    costs = np.empty(draws)
+    for start in range(0, draws, 1_000):
+        fake = rng.random((1_000, p.size)) < p
+        costs[start : start + 1_000] = m * (~fake & flagged).sum(1) + f * (fake & ~flagged).sum(1)
+    return costs
+
+
+TWO_DOMINATE = np.concatenate([np.random.default_rng(2).beta(0.1, 8, 3_000), [0.8, 0.7]])
+INTERVAL_CASES = {
+    # Few users, costs that are far apart: the exact distribution is lumpy.
+    "one user, F large": (np.array([0.3]), np.array([False]), 1.0, 1_000.0),
+    "30 users": (np.random.default_rng(1).random(30), None, 1.0, 9.0),
+    "a few flagged at M = 10,000 among 3,000 let through": (
+        TWO_DOMINATE,
+        TWO_DOMINATE >= 0.15,
+        10_000.0,
+        1.0,
+    ),
+    # Many uncertain users on both sides: the normal (Cornish-Fisher) path.
+    "2,000 users, both sides normal": (np.random.default_rng(3).random(2_000), None, 1.0, 1.0),
+    # One side exact, the other normal.
+    "many let through, few flagged": (
+        np.random.default_rng(4).beta(0.3, 3, 2_000),
+        None,
+        5.0,
+        5.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", INTERVAL_CASES)
+def test_cost_interval_matches_a_monte_carlo_of_the_outcomes(case):
+    p, flagged, m, f = INTERVAL_CASES[case]
+    if flagged is None:
+        flagged = p >= cost_threshold(m, f)
+    low, high = decisions.cost_interval(p, flagged, m, f)
+    costs = simulated_costs(p, flagged, m, f)
+    # Up to Monte Carlo noise (sd of a share of 100,000 near 5%: 0.0007), 5% of outcomes
+    # fall below `low` and 5% above `high`; on a lattice the quantile's own atom may hold
+    # the rest, so it is checked from both sides.
+    tol = 0.006
+    assert np.mean(costs < low) <= 0.05 + tol
+    assert np.mean(costs <= low) >= 0.05 - tol
+    assert np.mean(costs < high) <= 0.95 + tol
+    assert np.mean(costs <= high) >= 0.95 - tol
+    assert low <= high
+    assert np.mean(costs) == pytest.approx(expected_cost(p, flagged, m, f), rel=0.02)
+
+
+def test_cost_interval_is_a_point_when_nothing_is_uncertain():
+    assert decisions.cost_interval([0.0, 1.0, 1.0], [False, True, False], 2, 3) == (3.0, 3.0)
+    assert decisions.cost_interval([], [], 1, 1) == (0.0, 0.0)
+
+
+def test_cost_interval_stays_within_what_can_happen():
+    # 500 users at p = 0.999 let through: at most 500 * F, and never negative.
+    p = np.full(500, 0.999)
+    low, high = decisions.cost_interval(p, np.zeros(500, bool), 1, 2)
+    assert 0 <= low <= high <= 1_000
+
+
+def test_decide_carries_the_interval_around_the_expected_cost():
+    p, _ = calibrated(5_000, seed=5)
+    d = decide(p, cost_fp=1, cost_fn=4)
+    low, high = d.expected_cost_interval
+    assert low < d.expected_cost < high
+    assert (low, high) == decisions.cost_interval(p, d.flagged, 1, 4)
+
+
+# --- a threshold typed directly ---------------------------------------------------------
+
+
+def test_decide_with_a_typed_threshold_flags_from_it_and_prices_with_the_costs():
+    p = np.array([0.1, 0.3, 0.6, 0.9])
+    d = decide(p, cost_fp=1, cost_fn=3, threshold=0.6)
+    assert d.threshold == 0.6
+    assert d.flagged.tolist() == [False, False, True, True]
+    assert d.expected_cost == pytest.approx(expected_cost(p, d.flagged, 1, 3))
+
+
+def test_decide_refuses_top_k_and_a_threshold_together():
+    with pytest.raises(FakeusersError, match="not both"):
+        decide([0.5], cost_fp=1, cost_fn=1, top_k=1, threshold=0.5)

@@ -44,6 +44,13 @@ def other_log():
         ({"top_k": -1}, "0 or more"),
         ({"top_k": True}, "whole number"),
         ({"top_k": 2.5}, "whole number"),
+        ({"threshold": 1.5}, "from 0 to 1"),
+        ({"threshold": -0.1}, "from 0 to 1"),
+        ({"threshold": float("nan")}, "from 0 to 1"),
+        ({"threshold": "0.5"}, "from 0 to 1"),
+        ({"threshold": 0.5, "top_k": 5}, "not both"),
+        ({"threshold": 0.5, "top_k": 5, "cost_fp": 1, "cost_fn": 1}, "not both"),
+        ({"threshold": 0.5, "cost_fp": 1}, "Give both costs"),
     ],
 )
 def test_a_bad_rule_is_refused_in_one_place_with_the_fix(kwargs, words):
@@ -58,6 +65,11 @@ def test_rules_say_what_they_do():
     assert Rule.of(top_k=np.int64(5)).describe() == "the top 5 (review capacity)"
     priced = Rule.of(cost_fp=1, cost_fn=9, top_k=5)
     assert priced.threshold is None and priced.has_costs
+    typed = Rule.of(threshold=0.25)
+    assert typed.threshold == 0.25 and not typed.has_costs
+    assert typed.describe() == "threshold 0.2500 (typed)"
+    # With costs as well, the typed threshold decides and the costs only price it.
+    assert Rule.of(cost_fp=1, cost_fn=9, threshold=np.float64(0.5)).threshold == 0.5
 
 
 def test_the_training_log_gets_the_out_of_fold_probabilities_and_the_cards_metrics(
@@ -111,6 +123,20 @@ def test_top_k_with_costs_flags_k_and_prices_them(model, other_log):
     assert d.expected_cost == pytest.approx(expected)
     assert d.outcome is not None  # labelled log: realised figures too
     np.testing.assert_array_equal(scored.ranked_flagged, np.argsort(-scored.p)[:10])
+
+
+def test_a_typed_threshold_flags_from_it_priced_by_the_costs(model, other_log):
+    scored = score_log(other_log, model, Rule.of(cost_fp=2, cost_fn=5, threshold=0.3))
+    d = scored.decision
+    assert d.threshold == 0.3
+    np.testing.assert_array_equal(d.flagged, scored.p >= 0.3)
+    expected = ((1 - scored.p) * 2)[d.flagged].sum() + (scored.p * 5)[~d.flagged].sum()
+    assert d.expected_cost == pytest.approx(expected)
+    low, high = d.expected_cost_interval
+    assert low <= d.expected_cost <= high
+    unpriced = scored.with_rule(Rule.of(threshold=0.3))
+    np.testing.assert_array_equal(unpriced.flagged, d.flagged)
+    assert not unpriced.rule.has_costs
 
 
 def test_the_flagged_list_is_riskiest_first_with_reasons_and_safe_for_spreadsheets(model):

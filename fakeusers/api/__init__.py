@@ -40,7 +40,9 @@ fake, and, given the two costs or a review capacity, whom to flag.
   "Category": [...]}}`), as a `text/csv` body, or as a multipart upload (field `file`). It
   returns one entry per distinct user, in order of first appearance. With `cost_fp` (M,
   blocking a real user) and `cost_fn` (F, missing a fake), users with p >= M / (M + F) are
-  flagged; with `top_k`, the K most likely fakes (priced when costs are given too).
+  flagged; with `top_k`, the K most likely fakes; with `threshold`, users with
+  p >= threshold (both priced when costs are given too). With costs, `expected_cost` comes
+  with `expected_cost_interval`, where the realised cost falls 90% of the time.
   `model` is `NAME` (its current version) or `NAME@VERSION`; without it, the store's default
   model. The answer names the model that scored as `NAME@VERSION`. On the model's own
   training log the probabilities are its out-of-fold ones, and `out_of_fold` says so.

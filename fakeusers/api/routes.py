@@ -196,8 +196,8 @@ def train_model(
     summary="Probability that each user is fake, and whom to flag",
     description="One entry per distinct user, in order of first appearance. With cost_fp "
     "and cost_fn, users with p >= M / (M + F) are flagged; with top_k, the K most likely "
-    "fakes. On the model's own training log the probabilities are its out-of-fold ones "
-    "(`out_of_fold`, `notes`).",
+    "fakes; with threshold, users with p >= threshold. On the model's own training log the "
+    "probabilities are its out-of-fold ones (`out_of_fold`, `notes`).",
     openapi_extra={"requestBody": predict_body_doc()},
     responses=responses(400, 404, 409, 413, 415, 422, 503),
 )
@@ -213,7 +213,7 @@ def _predict(
 ) -> PredictResponse:
     # The rule and the model are checked before the log is read: a wrong option fails at
     # once, and the version is pinned, so a promotion meanwhile does not switch models.
-    rule = Rule.of(options.cost_fp, options.cost_fn, options.top_k)
+    rule = Rule.of(options.cost_fp, options.cost_fn, options.top_k, options.threshold)
     name, version = store.resolve(options.model)
     logs = bounded_sources(sources, limit)
     scored = score_sources(logs, store=store, model=f"{name}@{version}", rule=rule)
@@ -240,3 +240,4 @@ def _rendered(scored: ScoredLog) -> dict[str, Any]:
         if scored.rule.has_costs:
             result["expected_cost"] = decision.expected_cost
     return result
+            result["expected_cost_interval"] = list(decision.expected_cost_interval)

@@ -92,6 +92,16 @@ class PredictOptions(BaseModel):
         examples=[100],
     )
 
+    threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Flag the users with p >= threshold, a threshold typed directly, instead "
+        "of M / (M + F). Not with top_k. With costs as well, the costs price this decision "
+        "(expected_cost).",
+        examples=[0.25],
+    )
 
 class PredictRequest(PredictOptions):
     """A log as columns, one array per column, one element per row (action)."""
@@ -203,15 +213,18 @@ class PredictResponse(BaseModel):
         "instance that they are out-of-fold)."
     )
     flagged: list[bool] | None = Field(
-        None, description="Whom to flag, aligned with UserId. Only with costs or top_k."
+        None,
+        description="Whom to flag, aligned with UserId. Only with costs, top_k or threshold.",
     )
     threshold: float | None = Field(
         None,
-        description="M / (M + F): users with p >= threshold are flagged. Only with costs or "
-        "top_k; null in top_k mode.",
+        description="M / (M + F), or the threshold given: users with p >= threshold are "
+        "flagged. Only with costs, top_k or threshold; null in top_k mode.",
     )
+                    "expected_cost_interval": [0.0, 1.0],
     n_flagged: int | None = Field(
-        None, description="How many users are flagged. Only with costs or top_k."
+        None,
+        description="How many users are flagged. Only with costs, top_k or threshold.",
     )
     expected_cost: float | None = Field(
         None,
@@ -264,6 +277,14 @@ class ModelCard(BaseModel):
         "no model is named. In GET /models, GET /models/{name}/versions and POST /train.",
     )
     n_versions: int | None = Field(None, description="In GET /models: how many versions exist.")
+    expected_cost_interval: list[float] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="[low, high]: the realised cost falls in this range with probability 90% "
+        "if the probabilities are calibrated (each flagged user is real with probability "
+        "1 - p, each other user fake with probability p). Only with expected_cost.",
+    )
     current: bool | None = Field(
         None,
         description="In GET /models/{name}/versions: whether NAME alone means this version.",
@@ -285,8 +306,8 @@ def predict_body_doc() -> dict[str, Any]:
     return {
         "required": True,
         "description": "The log, in one of three forms. Options (model, cost_fp, cost_fn, "
-        "top_k) go in the JSON object or form fields, or in the query string; each at most "
-        "once.",
+        "top_k, threshold) go in the JSON object or form fields, or in the query string; each "
+        "at most once.",
         "content": {
             "application/json": {"schema": PredictRequest.model_json_schema()},
             "text/csv": {

@@ -149,6 +149,17 @@ def metric(at: AppTest, label: str) -> str:
     return found
 
 
+def metric_delta(at: AppTest, label: str) -> str:
+    """The small text under a metric's value (its ``delta``)."""
+    (found,) = [m.proto.delta for m in at.metric if m.label == label]
+    return found
+
+
+def buttons(at: AppTest, label: str) -> list:
+    """The buttons on screen with this label (none, or one)."""
+    return [b for b in at.button if b.label == label]
+
+
 def assert_clean(at: AppTest) -> None:
     """No exception element and no error on screen."""
     assert not at.exception, [e.value for e in at.exception]

@@ -21,12 +21,14 @@ from fakeusers.store import ModelStore
 from pages import _state as state
 from tests.app.conftest import (
     assert_clean,
+    buttons,
     click,
     csv_bytes,
     download_button,
     fake_user_ids,
     goto,
     metric,
+    metric_delta,
     new_app,
     scored,
     train,
@@ -315,3 +317,65 @@ def test_the_training_log_is_scored_out_of_fold_with_the_cards_cv_metrics(
     captions = [c.value for c in goto(at, "decisions").caption]
     assert not any("out-of-fold" in c for c in captions), "other users: plain scores"
     assert quality(scored(at).metrics, "on this log") in captions
+
+
+# --- the typed threshold, the interval, the cheapest threshold ---------------------------
+
+
+def test_a_typed_threshold_flags_from_it_and_survives_leaving_the_page(labelled: bytes) -> None:
+    at = decisions_page(labelled)
+    at.radio(key=state.RULE_INPUT).set_value(state.RULE_THRESHOLD).run()
+    at.number_input(key=state.THRESHOLD_INPUT).set_value(0.3).run()
+    assert_clean(at)
+    assert metric(at, "Threshold (typed)") == "0.3"
+    scores = scored(at)
+    assert metric(at, "Users flagged") == f"{(scores.p >= 0.3).sum():,}"
+    priced = scores.with_rule(Rule.of(1.0, 4.0, threshold=0.3))  # the default costs price it
+    assert metric(at, "Expected cost") == f"{priced.decision.expected_cost:,.2f}"
+    goto(at, "users")
+    goto(at, "decisions")
+    assert at.number_input(key=state.THRESHOLD_INPUT).value == 0.3
+    assert metric(at, "Threshold (typed)") == "0.3"
+
+
+def test_the_expected_cost_says_where_the_realised_cost_likely_falls(
+    labelled: bytes, unlabelled: bytes
+) -> None:
+    at = set_costs(decisions_page(labelled, unlabelled), 1, 9)
+    assert_clean(at)
+    low, high = scored(at).with_rule(Rule.of(1, 9)).decision.expected_cost_interval
+    assert metric_delta(at, "Expected cost") == f"likely between {low:,.1f} and {high:,.1f}"
+    assert low < high
+
+
+def test_use_the_cheapest_threshold_applies_the_lowest_cost(
+    labelled: bytes, labelled_other: bytes
+) -> None:
+    at = set_costs(decisions_page(labelled, labelled_other), 1, 9)
+    assert_clean(at)
+    scores = scored(at)
+    cheapest, lowest = scores.curve.optimum(1, 9)
+    assert metric(at, "Lowest realised cost") == f"{lowest:,.2f}"
+    (button,) = buttons(at, "Use the cheapest threshold")
+    assert not button.proto.disabled
+    button.click().run()
+    assert_clean(at)
+    assert at.radio(key=state.RULE_INPUT).value == state.RULE_THRESHOLD
+    assert metric(at, "Threshold (typed)") == f"{cheapest:.4g}"
+    assert metric(at, "Users flagged") == f"{(scores.p >= cheapest).sum():,}"
+    assert metric(at, "Realised cost") == f"{lowest:,.2f}", "exactly the lowest cost"
+    (button,) = buttons(at, "Use the cheapest threshold")
+    assert button.proto.disabled, "already applied"
+
+
+def test_no_cheapest_threshold_where_the_curve_has_no_real_minimum(
+    labelled: bytes, labelled_other: bytes
+) -> None:
+    # F = 0: missing a fake costs nothing, so the cost only falls towards flagging nobody.
+    at = set_costs(decisions_page(labelled, labelled_other), 1, 0)
+    assert_clean(at)
+    assert scored(at).curve.optimum(1, 0) is None
+    labels = [m.label for m in at.metric]
+    assert "Realised cost" in labels and "Lowest realised cost" not in labels
+    assert not buttons(at, "Use the cheapest threshold")
+    assert at.get("plotly_chart"), "the curve is still drawn, without a star"
