@@ -88,6 +88,9 @@ def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
         _progress(f"Warning: {warning}")
     for note in scored.notes():
         _progress(f"Note: {note}")
+    warning = scored.applicability.warning()
+    if warning is not None:
+        _progress(f"warning: {warning}")
     return scored
 
 
@@ -158,8 +161,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     table = pa.table(columns)
     # IDs stay exactly as read (no spreadsheet neutralisation: this file is for machines);
     # quote them only when a delimiter, quote or line break in an ID requires it.
-        if rule.has_costs:
-            summary += f", {_expected_cost(scored.decision)}"
     needs_quotes = pc.any(pc.match_substring_regex(table["UserId"], '[,"\r\n]')).as_py()
     options = pacsv.WriteOptions(
         include_header=False, quoting_style="needed" if needs_quotes else "none"
@@ -319,9 +320,6 @@ def _cost(text: str) -> float:
     return value
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one ``error:`` line with where to find help."""
-
 def _probability(text: str) -> float:
     try:
         value = float(text)
@@ -331,6 +329,9 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text} is not a probability; give 0 to 1, e.g. 0.25")
     return value
 
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``error:`` line with where to find help."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"error: {message} (see: {self.prog} --help)\n")
@@ -384,9 +385,6 @@ def _decision_options(p: argparse.ArgumentParser) -> None:
         metavar="K",
         help="flag the K riskiest users (review capacity); costs, if given, price it",
     )
-
-
-def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threshold",
         type=_probability,
@@ -394,6 +392,9 @@ def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
         help="flag p >= T, a threshold typed directly (not with --top-k); costs, if given, "
         "price it",
     )
+
+
+def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "predict",
         parents=[common],

@@ -29,6 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fakeusers import DEFAULT_MODEL, MODEL_TYPES
+from fakeusers.applicability import profile
 from fakeusers.errors import FakeusersError, ModelUnusableError
 from fakeusers.features import Vocabulary, featurize
 from fakeusers.reading import Log
@@ -38,6 +39,7 @@ __all__ = [
     "MODEL_TYPES",
     "TrainedModel",
     "classification_metrics",
+    "features_and_probabilities",
     "make_pipeline",
     "reliability_table",
     "score",
@@ -157,6 +159,11 @@ class TrainedModel:
         Cross-validated metrics (see :func:`classification_metrics`).
     oof_y, oof_p : numpy.ndarray
         Labels and out-of-fold probabilities behind ``cv``, for ROC, PR and reliability plots.
+    training : dict
+        Where the model was trained: files, fingerprint, rows, users.
+    profile : dict
+        What the training data looked like (:func:`fakeusers.applicability.profile`); empty
+        for models saved before profiles were recorded.
     """
 
     model_type: str
@@ -166,6 +173,7 @@ class TrainedModel:
     oof_y: np.ndarray
     oof_p: np.ndarray
     training: dict = field(default_factory=dict)
+    profile: dict = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
@@ -207,6 +215,8 @@ class TrainedModel:
             model_type = card["model_type"]
             vocabulary = Vocabulary.from_dict(card["vocabulary"])
             cv, training = dict(card["cv"]), dict(card.get("training") or {})
+            recorded = card.get("profile")
+            recorded = dict(recorded) if isinstance(recorded, dict) else {}
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelUnusableError(
                 f"Model '{name}' lacks {exc} in its bundle or card, so it cannot be used. "
@@ -218,7 +228,7 @@ class TrainedModel:
                 f"a fakeusers model. Retrain it with "
                 f"`python -m fakeusers train LOGS --name {name} --replace`."
             )
-        return cls(model_type, pipeline, vocabulary, cv, oof_y, oof_p, training)
+        return cls(model_type, pipeline, vocabulary, cv, oof_y, oof_p, training, recorded)
 
     def card(self) -> dict:
         """What the model store records in ``model.json`` besides its own fields."""
@@ -229,6 +239,7 @@ class TrainedModel:
             "features": self.feature_names,
             "training": self.training,
             "cv": self.cv,
+            "profile": self.profile,
         }
 
 
@@ -316,7 +327,9 @@ def train(
         "fake_share": report.fake_share,
         "timestamps": report.has_timestamps,
     }
-    return TrainedModel(model_type, pipeline, vocabulary, cv, y.astype(np.int8), oof, training)
+    return TrainedModel(
+        model_type, pipeline, vocabulary, cv, y.astype(np.int8), oof, training, profile(X, y, oof)
+    )
 
 
 def score(model: TrainedModel, log: Log) -> pd.DataFrame:
@@ -328,6 +341,14 @@ def score(model: TrainedModel, log: Log) -> pd.DataFrame:
         Columns ``UserId`` and ``is_fake_probability``, one row per user in order of first
         appearance in the log.
     """
-    X = featurize(log, model.vocabulary)
-    p = model.pipeline.predict_proba(X)[:, 1]
+    X, p = features_and_probabilities(model, log)
     return pd.DataFrame({"UserId": X.index.to_numpy(), "is_fake_probability": p})
+
+
+def features_and_probabilities(model: TrainedModel, log: Log) -> tuple[pd.DataFrame, np.ndarray]:
+    """The features of each user of ``log`` and the probability that they are fake.
+
+    The features are what :mod:`fakeusers.applicability` compares with the training data.
+    """
+    X = featurize(log, model.vocabulary)
+    return X, model.pipeline.predict_proba(X)[:, 1].astype(np.float64)

@@ -243,6 +243,15 @@ class ScoredLog:
         return None if self.decision is None else self.decision.flagged
 
     @functools.cached_property
+    def applicability(self) -> Any:
+        """Does the model fit this log? An :class:`fakeusers.applicability.Applicability`.
+
+        What does not depend on the rule was measured by :func:`score_log`, while the
+        features were at hand; the flagged share is compared under this copy's rule.
+        """
+        return self._memo["_measured"].at(self.rule)
+
+    @functools.cached_property
     def ranked_flagged(self) -> np.ndarray:
         """Indices of the flagged users, highest risk first (empty without a rule)."""
         if self.decision is None:
@@ -354,14 +363,18 @@ def score_log(
     FakeusersError
         When the model cannot score this log (for example it needs timestamps).
     """
+    from fakeusers.applicability import measure
+
     out_of_fold = _is_training_log(log, model)
     if out_of_fold:
-        p = np.asarray(model.oof_p, dtype=np.float64)
+        X, p = None, np.asarray(model.oof_p, dtype=np.float64)
     else:
-        from fakeusers.models import score
+        from fakeusers.models import features_and_probabilities
 
-        p = score(model, log)["is_fake_probability"].to_numpy(dtype=np.float64)
-    return _decided(ScoredLog(log, model, model_ref, p, out_of_fold, rule, None))
+        X, p = features_and_probabilities(model, log)
+    # The features are compared with the training data now, so they need not be kept.
+    memo = {"_measured": measure(model, log, X, p)}
+    return _decided(ScoredLog(log, model, model_ref, p, out_of_fold, rule, None, memo))
 
 
 def score_sources(

@@ -35,7 +35,7 @@ from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs
 from fakeusers.scoring import score_log
 from fakeusers.store import ModelStore, parse_ref
 from tests.bad_corpus import BAD_DIR, FACE_CASES, BadCase
-from tests.support import trained
+from tests.support import shifted_csv_bytes, trained
 
 CORPUS_IDS = [case.name for case in FACE_CASES]
 
@@ -870,3 +870,20 @@ def test_unexpected_errors_are_json_without_a_traceback(tmp_path, error, status,
         assert words in response.json()["detail"]
         assert "secret" not in response.text and "Traceback" not in response.text
     assert client.get("/health").status_code == 200
+
+
+def test_predict_says_whether_the_model_fits_the_log(api, scoring):
+    client = api["client"]
+    fits = client.post("/predict", content=scoring["csv"], headers=CSV).json()["applicability"]
+    assert fits["status"] == "fits"
+    assert fits["reasons"] and fits["unseen"] == {"events": [], "categories": [], "row_share": 0.0}
+    shifted = shifted_csv_bytes(10_000, seed=3)
+    answer = client.post("/predict?cost_fp=1&cost_fn=9", content=shifted, headers=CSV).json()
+    check = answer["applicability"]
+    assert check["status"] == "does_not_fit"
+    assert check["in_words"].startswith("the log does not fit the model")
+    assert check["flagged_share"]["share_here"] == pytest.approx(
+        answer["n_flagged"] / len(answer["UserId"])
+    )
+    assert check["shifted_features"][0]["psi"] == check["psi_max"]
+    assert any("send_email" in r or "click_ad" in r for r in check["reasons"])

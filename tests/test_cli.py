@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from fakeusers.store import ModelStore
-from tests.support import ROOT, assert_clean_error, read_csv, run_cli, write_log
+from tests.support import (
+    ROOT,
+    assert_clean_error,
+    read_csv,
+    run_cli,
+    shifted_csv_bytes,
+    write_log,
+)
 
 run = run_cli
 
@@ -318,3 +325,21 @@ def test_the_default_model_is_named(workspace, tmp_path):
 def test_docs_is_a_command_with_a_port():
     r = run("docs", "--help")
     assert r.returncode == 0 and "--port" in r.stdout and "7000" in r.stdout
+
+
+def test_predict_and_evaluate_warn_in_one_line_when_the_model_does_not_fit(workspace):
+    store = ["--models-dir", str(workspace["store"])]
+    shifted = workspace["tmp"] / "shifted.csv"
+    shifted.write_bytes(shifted_csv_bytes(10_000, seed=3))
+    out = workspace["tmp"] / "shifted_scores.csv"
+    plain = run("predict", str(workspace["score"]), str(out), *store)
+    assert plain.returncode == 0 and "warning:" not in plain.stderr
+    for args in (("predict", str(shifted), str(out)), ("evaluate", str(shifted))):
+        r = run(*args, "--cost-fp", "1", "--cost-fn", "9", *store)
+        assert r.returncode == 0, r.stderr
+        warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1, r.stderr
+        assert warnings[0].startswith("warning: the log does not fit the model"), warnings[0]
+        assert "flags" in warnings[0] and "training users" in warnings[0]
+        assert "warning:" not in r.stdout
+    assert read_csv(out)[0].keys() == {"UserId", "is_fake_probability", "flagged"}

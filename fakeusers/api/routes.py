@@ -20,6 +20,7 @@ from fakeusers import DEFAULT_MODEL
 from fakeusers.api.bodies import bounded_sources, predict_body, upload_sources
 from fakeusers.api.errors import responses
 from fakeusers.api.schemas import (
+    Applicability,
     Health,
     ModelCard,
     ModelType,
@@ -197,7 +198,10 @@ def train_model(
     description="One entry per distinct user, in order of first appearance. With cost_fp "
     "and cost_fn, users with p >= M / (M + F) are flagged; with top_k, the K most likely "
     "fakes; with threshold, users with p >= threshold. On the model's own training log the "
-    "probabilities are its out-of-fold ones (`out_of_fold`, `notes`).",
+    "probabilities are its out-of-fold ones "
+    "(`out_of_fold`, `notes`). `applicability` says whether the model fits the log: on a "
+    "log unlike the training log (`does_not_fit`) the flags and the expected cost are "
+    "unreliable.",
     openapi_extra={"requestBody": predict_body_doc()},
     responses=responses(400, 404, 409, 413, 415, 422, 503),
 )
@@ -229,6 +233,7 @@ def _rendered(scored: ScoredLog) -> dict[str, Any]:
         "out_of_fold": scored.out_of_fold,
         "notes": scored.notes(),
         "warnings": list(scored.log.report.warnings),
+        "applicability": Applicability.model_construct(**scored.applicability.to_dict()),
     }
     decision = scored.decision
     if decision is not None:

@@ -14,6 +14,7 @@ import fakeusers
 from fakeusers import MODEL_TYPES
 
 __all__ = [
+    "Applicability",
     "ErrorItem",
     "ErrorResponse",
     "Health",
@@ -171,6 +172,40 @@ class PredictRequest(PredictOptions):
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
+class Applicability(BaseModel):
+    """Does the model fit the log? The log against the model's training data."""
+
+    status: Literal["fits", "shifted", "does_not_fit", "unknown"] = Field(
+        description="`fits`: the log looks like the training log, the probabilities and costs "
+        "hold. `shifted`: some things moved; check the reasons. `does_not_fit`: the flags and "
+        "the expected cost are unreliable on this log. `unknown`: the model was saved without "
+        "a profile of its training data (retrain it to get the check)."
+    )
+    in_words: str = Field(description="The status in words.")
+    reasons: list[str] = Field(description="Why, in plain words, most important first.")
+    shifted_features: list[dict[str, Any]] = Field(
+        description="The features that moved most (at most three): `feature`, `description`, "
+        "`psi` (population stability index against the training deciles), `noise` (the PSI "
+        "that is chance at this log's size), `median_training`, `median_here`."
+    )
+    psi_max: float | None = Field(
+        description="The largest PSI over the features; null without a profile."
+    )
+    probability: dict[str, Any] | None = Field(
+        description="The probabilities against the training users' out-of-fold ones: `psi`, "
+        "`noise`, `mean_training`, `mean_here`."
+    )
+    flagged_share: dict[str, Any] | None = Field(
+        description="Share of users flagged here against the share of training users "
+        "(out-of-fold) at the same `threshold`: `share_here`, `share_training`. Only with "
+        "costs or top_k."
+    )
+    unseen: dict[str, Any] = Field(
+        description="`events` and `categories` the model never saw in training (`value`, "
+        "`rows`), and the `row_share` of rows that have one."
+    )
+
+
 class PredictResponse(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -187,6 +222,16 @@ class PredictResponse(BaseModel):
                     "expected_cost": 0.87,
                     "warnings": [],
                 }
+                    "applicability": {
+                        "status": "fits",
+                        "in_words": "the log fits the model",
+                        "reasons": ["The 2 users look like the model's 4,689 training users."],
+                        "shifted_features": [],
+                        "psi_max": 0.02,
+                        "probability": None,
+                        "flagged_share": None,
+                        "unseen": {"events": [], "categories": [], "row_share": 0.0},
+                    },
             ]
         }
     )
@@ -243,6 +288,10 @@ class ModelCard(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     name: str = Field(description="The model name.")
+    applicability: Applicability = Field(
+        description="Whether the model fits this log, and why: read `status` before acting on "
+        "the flags."
+    )
     version: int | None = Field(
         None, description="The version (1, 2, ...): NAME@VERSION names exactly this model."
     )
