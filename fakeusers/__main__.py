@@ -158,6 +158,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if scored.decision is not None:
         columns["flagged"] = scored.decision.flagged.astype(np.int8)
         summary += f"; flagged {scored.decision.n_flagged:,} by {rule.describe()}"
+        if rule.has_costs:
+            summary += f", {_expected_cost(scored.decision)}"
     table = pa.table(columns)
     # IDs stay exactly as read (no spreadsheet neutralisation: this file is for machines);
     # quote them only when a delimiter, quote or line break in an ID requires it.

@@ -127,13 +127,6 @@ def test_evaluate_reports_metrics_and_costs(workspace):
     assert r.returncode == 0, r.stderr
     for label in ("ROC AUC", "confusion: TP", "precision", "realised cost"):
         assert label in r.stdout
-
-
-def test_errors_are_one_line_with_exit_2_and_no_partial_output(workspace, tmp_path):
-    store = ["--models-dir", str(workspace["store"])]
-    out = tmp_path / "out.csv"
-    out.write_text("previous results\n")
-    bad = tmp_path / "bad.csv"
     # The expected cost comes with the interval the realised cost is likely to fall in.
     line = next(x for x in r.stdout.splitlines() if "expected cost" in x)
     m = re.search(r"expected cost ([\d,.]+) \(90% between ([\d,.]+) and ([\d,.]+)\)", line)
@@ -179,6 +172,13 @@ def test_a_typed_threshold_flags_from_it_and_is_priced_by_the_costs(workspace):
     )
     r = run("predict", str(workspace["score"]), str(out), "--threshold", "2", *store)
     assert r.returncode == 2 and "not a probability" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_errors_are_one_line_with_exit_2_and_no_partial_output(workspace, tmp_path):
+    store = ["--models-dir", str(workspace["store"])]
+    out = tmp_path / "out.csv"
+    out.write_text("previous results\n")
+    bad = tmp_path / "bad.csv"
     bad.write_text("UserId,Event,Fake\nu1,click_ad,1\n")
     r = run("predict", str(bad), str(out), *store)
     assert_clean_error(r, "bad.csv has no column 'Category'")

@@ -244,5 +244,5 @@ def _rendered(scored: ScoredLog) -> dict[str, Any]:
         )
         if scored.rule.has_costs:
             result["expected_cost"] = decision.expected_cost
-    return result
             result["expected_cost_interval"] = list(decision.expected_cost_interval)
+    return result

@@ -92,7 +92,6 @@ class PredictOptions(BaseModel):
         "(expected_cost).",
         examples=[100],
     )
-
     threshold: float | None = Field(
         None,
         ge=0,
@@ -103,6 +102,7 @@ class PredictOptions(BaseModel):
         "(expected_cost).",
         examples=[0.25],
     )
+
 
 class PredictRequest(PredictOptions):
     """A log as columns, one array per column, one element per row (action)."""
@@ -220,8 +220,8 @@ class PredictResponse(BaseModel):
                     "threshold": 0.1,
                     "n_flagged": 1,
                     "expected_cost": 0.87,
+                    "expected_cost_interval": [0.0, 1.0],
                     "warnings": [],
-                }
                     "applicability": {
                         "status": "fits",
                         "in_words": "the log fits the model",
@@ -232,6 +232,7 @@ class PredictResponse(BaseModel):
                         "flagged_share": None,
                         "unseen": {"events": [], "categories": [], "row_share": 0.0},
                     },
+                }
             ]
         }
     )
@@ -266,7 +267,6 @@ class PredictResponse(BaseModel):
         description="M / (M + F), or the threshold given: users with p >= threshold are "
         "flagged. Only with costs, top_k or threshold; null in top_k mode.",
     )
-                    "expected_cost_interval": [0.0, 1.0],
     n_flagged: int | None = Field(
         None,
         description="How many users are flagged. Only with costs, top_k or threshold.",
@@ -277,8 +277,20 @@ class PredictResponse(BaseModel):
         "over flagged users plus p * F over the others. Only with costs (with or without "
         "top_k).",
     )
+    expected_cost_interval: list[float] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="[low, high]: the realised cost falls in this range with probability 90% "
+        "if the probabilities are calibrated (each flagged user is real with probability "
+        "1 - p, each other user fake with probability p). Only with expected_cost.",
+    )
     warnings: list[str] = Field(
         description="What looked wrong in the log but did not stop it from being read."
+    )
+    applicability: Applicability = Field(
+        description="Whether the model fits this log, and why: read `status` before acting on "
+        "the flags."
     )
 
 
@@ -288,10 +300,6 @@ class ModelCard(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     name: str = Field(description="The model name.")
-    applicability: Applicability = Field(
-        description="Whether the model fits this log, and why: read `status` before acting on "
-        "the flags."
-    )
     version: int | None = Field(
         None, description="The version (1, 2, ...): NAME@VERSION names exactly this model."
     )
@@ -326,14 +334,6 @@ class ModelCard(BaseModel):
         "no model is named. In GET /models, GET /models/{name}/versions and POST /train.",
     )
     n_versions: int | None = Field(None, description="In GET /models: how many versions exist.")
-    expected_cost_interval: list[float] | None = Field(
-        None,
-        min_length=2,
-        max_length=2,
-        description="[low, high]: the realised cost falls in this range with probability 90% "
-        "if the probabilities are calibrated (each flagged user is real with probability "
-        "1 - p, each other user fake with probability p). Only with expected_cost.",
-    )
     current: bool | None = Field(
         None,
         description="In GET /models/{name}/versions: whether NAME alone means this version.",
