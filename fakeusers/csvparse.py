@@ -10,6 +10,8 @@ named by line; a quote that is never closed is named as such.
 from __future__ import annotations
 
 import csv
+import io
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,24 +102,55 @@ def _refuse_non_csv(name: str, data: bytes) -> None:
             "UserId,Event,Category and one row per action."
         )
     if data[:4] == b"PK\x03\x04":
-        raise FakeusersError(
-            f"{name} is a spreadsheet or zip archive, not a CSV file. In your spreadsheet "
-            "use Save As / Download as 'CSV (comma-separated)' and upload that file."
-        )
+        raise FakeusersError(_zip_refusal(name, data))
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise FakeusersError(
-            f"{name} is an old Excel workbook (.xls), not a CSV file. Save it as "
-            "'CSV (comma-separated)' and upload that file."
+            f"{name} is an old Excel workbook (.xls), not a CSV file: {_SAVE_AS_CSV}"
         )
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise FakeusersError(
-            f"{name} is UTF-16 text (Excel's 'Unicode Text'), not a UTF-8 CSV file. In your "
-            "spreadsheet use Save As 'CSV UTF-8 (comma-delimited)' and upload that file."
+            f"{name} was saved as Excel's 'Unicode Text' (UTF-16), not as a CSV file: "
+            f"{_SAVE_AS_CSV}"
+        )
+    if data[:5] == b"%PDF-":
+        raise FakeusersError(
+            f"{name} is a PDF document, not a CSV file. Export the log as CSV from the tool "
+            "it comes from and upload that file."
         )
     if b"\x00" in data[:_SNIFF_BYTES]:
         raise FakeusersError(
-            f"{name} is a binary file, not a CSV text file. Upload the log exported as CSV."
+            f"{name} is not a CSV file: it is not text (perhaps an image, a document or a "
+            "program). Export the log as CSV and upload that file."
         )
+
+
+_SAVE_AS_CSV = "in Excel choose File > Save As > CSV UTF-8, then upload that file."
+
+
+def _zip_refusal(name: str, data: bytes) -> str:
+    """Why a zip-based file is not a CSV log, by what it holds, and what to do instead."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inside = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        inside = []
+    if any(n.startswith("xl/") for n in inside):
+        return f"{name} is an Excel workbook (.xlsx), not a CSV file: {_SAVE_AS_CSV}"
+    if "content.xml" in inside:
+        return (
+            f"{name} is a LibreOffice or OpenOffice spreadsheet (.ods), not a CSV file: "
+            "choose File > Save As > Text CSV, then upload that file."
+        )
+    logs = [n for n in inside if n.lower().endswith((".csv", ".csv.gz", ".txt"))]
+    if logs:
+        return (
+            f"{name} is a zip archive holding {shown(logs)}, not a CSV file: unzip it and "
+            "upload the CSV file itself (a .csv.gz file is read as it is)."
+        )
+    return (
+        f"{name} is a zip archive or a spreadsheet, not a CSV file: if it is a workbook, "
+        f"{_SAVE_AS_CSV} If it is an archive, unzip it and upload the CSV log inside."
+    )
 
 
 def _header(name: str, data: bytes) -> tuple[list[str], str, str]:
@@ -251,11 +284,10 @@ def _parse_rows(
         if bad_rows and b'"' in data:
             bad_rows.clear()
             table = parse(encoding, newlines_in_values=True)
-    except pa.ArrowInvalid as exc:
-        detail = str(exc).split("\n")[0]
+    except pa.ArrowInvalid:
         raise FakeusersError(
-            f"{name} cannot be parsed as CSV ({detail}). "
-            "Export it again as comma-separated CSV with one row per action."
+            f"{name} cannot be read as CSV past its header: the file may be damaged or cut "
+            "off. Export it again as comma-separated CSV with one row per action."
         ) from None
     return table, bad_rows
 

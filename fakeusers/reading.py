@@ -13,7 +13,8 @@ the line or column, what is wrong and what to do.
 2. :mod:`fakeusers.csvparse`: one file's header, dialect and rows, as string columns;
 3. here: the files combined, their columns dictionary-encoded, unusable rows dropped,
    with :mod:`fakeusers.labels` and :mod:`fakeusers.timestamps` reading the optional
-   columns, and the :class:`LoadReport` written.
+   columns, the files' overlaps found (the same user with the same rows in two files, as a
+   re-export that covers the previous one writes) and the :class:`LoadReport` written.
 
 Parsing is pyarrow's multi-threaded CSV reader; values are dictionary-encoded and cleaned on
 the (small) dictionaries, never per row in Python.
@@ -27,7 +28,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -47,6 +48,7 @@ __all__ = [
     "KNOWN_EVENTS",
     "MAX_LOG_BYTES_ENV",
     "OPTIONAL",
+    "OVERLAPS",
     "REQUIRED",
     "LoadReport",
     "Log",
@@ -55,12 +57,29 @@ __all__ = [
     "read_logs",
 ]
 
-_MANGLED_ID = r"^[0-9](\.[0-9]+)?[eE]\+?[0-9]+$"
+# What a spreadsheet writes for a long number: a one-digit mantissa, then a decimal separator
+# (point or comma) or a signed exponent: 6.37E+07, 1E+15, 6,37E+07, 1.2345E15. An ID that
+# merely has an E between digits (hexadecimal 1E38095673, 9E12) is not one.
+_MANGLED_ID = r"^[0-9](?:[.,][0-9]+[eE][+-]?|[eE][+-])[0-9]+$"
+
+#: What :func:`read_logs` does with a user whose rows in one file repeat those of an earlier
+#: file exactly: keep one copy (the default), or keep both.
+OVERLAPS = ("keep_one", "keep_all")
+
+_HASH_MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xFF51AFD7ED558CCD)
+_LIMB_BITS = 21  # three 21-bit parts of a row hash: their sums over a user stay exact in int64
 
 
 @dataclass
 class LoadReport:
-    """What was read, what was seen, and what looked wrong. Shown by CLI, dashboard and API."""
+    """What was read, what was seen, and what looked wrong. Shown by CLI, dashboard and API.
+
+    ``overlaps`` lists, per pair of files, the users whose rows in the later file repeat
+    their rows in the earlier one exactly (``{"files": [earlier, later], "users": n,
+    "rows": rows in the later file}``); ``overlaps_kept`` says whether those rows were kept
+    once (``"keep_one"``) or twice (``"keep_all"``). ``duplicate_rows_across_files`` counts,
+    with timestamps and several files, the rows that are a copy of a row in another file.
+    """
 
     files: list[str]
     rows: int = 0
@@ -73,6 +92,9 @@ class LoadReport:
     unknown_events: list[str] = field(default_factory=list)
     unknown_categories: list[str] = field(default_factory=list)
     duplicate_rows: int | None = None
+    duplicate_rows_across_files: int | None = None
+    overlaps: list[dict] = field(default_factory=list)
+    overlaps_kept: str = "keep_one"
     mangled_ids: list[str] = field(default_factory=list)
     label_conflicts: list[str] = field(default_factory=list)
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
@@ -216,13 +238,23 @@ class _Column(NamedTuple):
     values: np.ndarray
 
 
-def read_logs(sources: Source | Sequence[Source]) -> Log:
+def read_logs(
+    sources: Source | Sequence[Source],
+    *,
+    overlaps: Literal["keep_one", "keep_all"] = "keep_one",
+) -> Log:
     """Read one or more click logs into one :class:`Log`.
 
     Parameters
     ----------
     sources : path, ``(name, bytes)``, or a sequence of them
         ``.csv`` or ``.csv.gz`` files (gzip is recognised by content, not by name).
+    overlaps : {"keep_one", "keep_all"}
+        What to do with a user whose rows in one file repeat, exactly and in order, their
+        rows in an earlier file (a re-export that overlaps the previous one): keep one copy,
+        or keep both (the user's events then count twice). Either way the load report says
+        how many users overlap, per pair of files. A user whose rows differ between files
+        (seen in two time windows) is kept whole.
 
     Returns
     -------
@@ -240,12 +272,17 @@ def read_logs(sources: Source | Sequence[Source]) -> Log:
     >>> log.report.users  # doctest: +SKIP
     5000
     """
+    if overlaps not in OVERLAPS:
+        raise FakeusersError(
+            f"overlaps must be 'keep_one' or 'keep_all', not {overlaps!r}: keep one copy of "
+            "a user's rows repeated in two files, or keep both."
+        )
     if isinstance(sources, (str, os.PathLike, tuple)):
         sources = [sources]
     sources = list(sources)
     if not sources:
         raise FakeusersError("No log files given. Pass one or more CSV files.")
-    report = LoadReport(files=[])
+    report = LoadReport(files=[], overlaps_kept=overlaps)
     tables = [_read_file(source, report) for source in sources]
     tables = _shared_columns(tables, report)
     return _encode(tables, report)
@@ -286,8 +323,9 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
     """The parsed files as one :class:`Log`; consumes ``tables`` to free memory early.
 
     The string columns are dictionary-encoded, the rows that cannot be used are marked,
-    labels and timestamps are read for the others, then those rows are dropped, the codes
-    renumbered to the values left, the users labelled and the report completed.
+    labels and timestamps are read for the others, the files' overlaps found, then the
+    rows not kept are dropped, the codes renumbered to the values left, the users labelled
+    and the report completed.
     """
     table = pa.concat_tables(tables)
     tables.clear()
@@ -303,10 +341,17 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
         _warn(report, warning)
     del table  # the string columns are encoded; free them before the per-user work
 
+    file_of_row = None
+    if len(report.files) > 1:
+        file_of_row = np.repeat(np.arange(len(report.files), dtype=np.int32), report.file_rows)
+        repeated = _overlapping_rows(encoded, labels, timestamps, keep, file_of_row, report)
+        if report.overlaps_kept == "keep_one":
+            keep &= ~repeated
     kept = None if keep.all() else keep
     if kept is not None:
         labels = None if labels is None else labels[kept]
         timestamps = None if timestamps is None else timestamps[kept]
+        file_of_row = None if file_of_row is None else file_of_row[kept]
     if not keep.any():
         raise FakeusersError(
             f"{', '.join(report.files)}: no usable rows left "
@@ -320,7 +365,7 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
         _warn(report, warning)
         report.labelled = True
         report.fake_users = int((per_user == 1).sum())
-    _describe(report, users, events, categories, timestamps)
+    _describe(report, users, events, categories, timestamps, file_of_row)
     return Log(
         user_ids=users.values.astype(str),
         user_codes=users.codes,
@@ -332,6 +377,141 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
         timestamps=timestamps,
         report=report,
     )
+
+
+def _overlapping_rows(
+    encoded: dict[str, _Column],
+    labels: np.ndarray | None,
+    timestamps: np.ndarray | None,
+    keep: np.ndarray,
+    file_of_row: np.ndarray,
+    report: LoadReport,
+) -> np.ndarray:
+    """The kept rows of users whose rows in a file repeat their rows in an earlier file.
+
+    A user's rows in one file (event, category, label and timestamp of each, in order) are
+    summed up by the sums of their rows' hashes; a user whose sums and row count match
+    between two files is a candidate, and the candidates' rows are then compared exactly,
+    in order, so a hash collision can never drop a row. The overlaps are noted in
+    ``report``, per pair of files, with a warning each.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Per row: it is a later file's copy of a user's rows (all False when none is).
+    """
+    repeated = np.zeros(len(keep), dtype=bool)
+    rows = np.flatnonzero(keep)
+    users, files = encoded["UserId"].codes[rows], file_of_row[rows]
+    columns = [encoded["Event"].codes[rows], encoded["Category"].codes[rows]]
+    if labels is not None:
+        columns.append(labels[rows])
+    if timestamps is not None:
+        columns.append(timestamps[rows].view(np.int64))
+    hashes = _row_hashes(columns)
+    mask = np.uint64((1 << _LIMB_BITS) - 1)
+    limbs = [((hashes >> np.uint64(_LIMB_BITS * i)) & mask).astype(np.int64) for i in range(3)]
+    n_files = len(report.files)
+    group, count, sums = _group_sums(
+        users.astype(np.int64) * n_files + files, limbs, (int(users.max()) + 1) * n_files
+    )
+    group_user, group_file = np.divmod(group, n_files)
+    # Groups are in order of (user, file): each is compared with the same user's groups in
+    # earlier files that have as many rows and the same sums.
+    earlier_group, later_group = [], []
+    for k in range(1, n_files):
+        same = group_user[k:] == group_user[:-k]
+        for key in (count, *sums):
+            same &= key[k:] == key[:-k]
+        pair = np.flatnonzero(same)
+        earlier_group.append(pair)
+        later_group.append(pair + k)
+    earlier_group, later_group = np.concatenate(earlier_group), np.concatenate(later_group)
+    if len(later_group) == 0:
+        return repeated
+    user, n = group_user[later_group], count[later_group]
+    earlier_file, later_file = group_file[earlier_group], group_file[later_group]
+
+    # The candidates' rows, sorted by user then file, each file's rows in log order.
+    is_candidate = np.zeros(int(users.max()) + 1, dtype=bool)
+    is_candidate[user] = True
+    picked = np.flatnonzero(is_candidate[users])
+    picked_keys = users[picked].astype(np.int64) * n_files + files[picked]
+    by_group = np.argsort(picked_keys, kind="stable")
+    picked, picked_keys = picked[by_group], picked_keys[by_group]
+    user64 = user.astype(np.int64) * n_files
+    starts = np.cumsum(n) - n
+    within = np.arange(int(n.sum())) - np.repeat(starts, n)
+    a = picked[np.repeat(np.searchsorted(picked_keys, user64 + earlier_file), n) + within]
+    b = picked[np.repeat(np.searchsorted(picked_keys, user64 + later_file), n) + within]
+    differ = np.logical_or.reduce([c[a] != c[b] for c in columns])
+    equal = np.add.reduceat(differ, starts) == 0
+    repeated[rows[b[np.repeat(equal, n)]]] = True
+
+    # A group repeated from several earlier files is counted once, against the earliest.
+    by_earliest = np.lexsort((earlier_file, later_group))
+    equal_sorted = by_earliest[equal[by_earliest]]
+    _, first_hit = np.unique(later_group[equal_sorted], return_index=True)
+    equal = np.zeros(len(equal), dtype=bool)
+    equal[equal_sorted[first_hit]] = True
+    pairs = earlier_file[equal].astype(np.int64) * n_files + later_file[equal]
+    for pair in np.unique(pairs):
+        hit = pairs == pair
+        earlier, later_name = (report.files[int(i)] for i in divmod(int(pair), n_files))
+        n_users, n_rows = int(hit.sum()), int(n[equal][hit].sum())
+        report.overlaps.append({"files": [earlier, later_name], "users": n_users, "rows": n_rows})
+        report.warnings.append(_overlap_warning(earlier, later_name, n_users, n_rows, report))
+    return repeated
+
+
+def _group_sums(
+    group: np.ndarray, limbs: list[np.ndarray], n_groups: int
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The groups present (in increasing order), their row counts and their sums of ``limbs``.
+
+    Counted with ``bincount`` when the groups that could exist are not many more than the rows
+    (exact: a limb's sum stays below 2**53), else grouped by pyarrow.
+    """
+    if n_groups <= 2 * len(group):
+        count = np.bincount(group, minlength=n_groups)
+        present = np.flatnonzero(count)
+        sums = [np.bincount(group, limb, n_groups)[present].astype(np.int64) for limb in limbs]
+        return present, count[present], sums
+    names = [f"h{i}" for i in range(len(limbs))]
+    table = (
+        pa.table({"g": group, **dict(zip(names, limbs, strict=True))})
+        .group_by("g")
+        .aggregate([*((name, "sum") for name in names), ("g", "count")])
+    )
+    present = table.column("g").to_numpy()
+    order = np.argsort(present)
+    sums = [table.column(f"{name}_sum").to_numpy()[order] for name in names]
+    return present[order], table.column("g_count").to_numpy()[order], sums
+
+
+def _overlap_warning(
+    earlier: str, later: str, n_users: int, n_rows: int, report: LoadReport
+) -> str:
+    """What the load report says about users repeated whole in two files."""
+    users = f"{n_users:,} users appear" if n_users != 1 else "1 user appears"
+    said = (
+        f"{users} with the same events in {earlier} and {later} "
+        f"({n_rows:,} rows in {later}): the exports overlap."
+    )
+    if report.overlaps_kept == "keep_one":
+        return said + f" One copy is kept: those rows of {later} are left out, not counted twice."
+    return said + " Both copies are kept, so those users' events count twice."
+
+
+def _row_hashes(columns: list[np.ndarray]) -> np.ndarray:
+    """A 64-bit hash of each row's values (integer columns), mixed so that sums stay apart."""
+    x = np.zeros(len(columns[0]), dtype=np.uint64)
+    for column, multiplier in zip(columns, _HASH_MULTIPLIERS, strict=False):
+        x ^= column.astype(np.uint64) * np.uint64(multiplier)
+        x ^= x >> np.uint64(31)
+    x *= np.uint64(_HASH_MULTIPLIERS[-1])
+    x ^= x >> np.uint64(29)
+    return x
 
 
 def _dictionary_encode(table: pa.Table) -> dict[str, _Column]:
@@ -417,6 +597,7 @@ def _describe(
     events: _Column,
     categories: _Column,
     timestamps: np.ndarray | None,
+    file_of_row: np.ndarray | None,
 ) -> None:
     """Complete the report: sizes, counts, and warnings about values that look wrong."""
     report.rows = int(len(users.codes))
@@ -438,22 +619,28 @@ def _describe(
         )
     _check_mangled_ids(report, users.values)
     if timestamps is not None:
-        _count_duplicate_rows(report, users, events, categories, timestamps)
+        _count_duplicate_rows(report, users, events, categories, timestamps, file_of_row)
     for reason, count in report.dropped.items():
         report.warnings.append(f"{count:,} rows dropped: {reason}.")
 
 
 def _check_mangled_ids(report: LoadReport, user_ids: np.ndarray) -> None:
-    """Warn about user IDs a spreadsheet turned into scientific notation (1.2E+15)."""
+    """Warn about user IDs a spreadsheet turned into scientific notation (6.37E+07).
+
+    Only what a spreadsheet writes counts (see ``_MANGLED_ID``): hexadecimal IDs such as
+    ``1E38095673`` are left alone.
+    """
     mangled = np.asarray(
         pc.match_substring_regex(pa.array(user_ids, pa.string()), _MANGLED_ID), dtype=bool
     )
     report.mangled_ids = user_ids[mangled][:100].tolist()
-    if mangled.any():
+    n = int(mangled.sum())
+    if n:
+        ids = f"{n:,} user IDs look" if n > 1 else "1 user ID looks"
         report.warnings.append(
-            f"{int(mangled.sum()):,} user IDs look like spreadsheet scientific notation "
-            f"(e.g. {report.mangled_ids[0]}): a spreadsheet may have merged distinct users "
-            "into one. Export the IDs as text, not numbers."
+            f"{ids} like spreadsheet scientific notation "
+            f"(e.g. {shown(report.mangled_ids[:3])}): a spreadsheet may have merged distinct "
+            "users into one. Export the IDs as text, not numbers."
         )
 
 
@@ -463,16 +650,58 @@ def _count_duplicate_rows(
     events: _Column,
     categories: _Column,
     timestamps: np.ndarray,
+    file_of_row: np.ndarray | None,
 ) -> None:
-    """Count (and warn about) rows that repeat another exactly, timestamp included."""
-    keys = pa.table({"u": users.codes, "e": events.codes, "c": categories.codes, "t": timestamps})
-    groups = keys.group_by(["u", "e", "c", "t"]).aggregate([]).num_rows
-    report.duplicate_rows = int(len(users.codes) - groups)
+    """Count (and warn about) rows that repeat another exactly, timestamp included.
+
+    With several files, also count the copies of a row found in another file: what is left
+    of two exports whose time windows overlap once the users repeated whole are set aside.
+    """
+    keys = ["u", "e", "c", "t"]
+    columns = {"u": users.codes, "e": events.codes, "c": categories.codes, "t": timestamps}
+    report.duplicate_rows = int(
+        len(users.codes) - pa.table(columns).group_by(keys).aggregate([]).num_rows
+    )
+    if file_of_row is not None:
+        # A copy across files lies within the time span of another file: only those rows
+        # are grouped again (few, unless the files cover the same time).
+        shared = _in_another_files_span(timestamps, file_of_row, len(report.files))
+        report.duplicate_rows_across_files = 0
+        if shared.any():
+            subset = {k: v[shared] for k, v in columns.items()}
+            in_files = (
+                pa.table({**subset, "f": file_of_row[shared]})
+                .group_by(keys)
+                .aggregate([("f", "count_distinct")])
+                .column("f_count_distinct")
+                .to_numpy()
+            )
+            report.duplicate_rows_across_files = int(in_files.sum() - len(in_files))
     if report.duplicate_rows:
+        across = report.duplicate_rows_across_files
+        where = (
+            f", {across:,} of them copies of a row in another file (the files' time windows "
+            "overlap)"
+            if across
+            else ""
+        )
         report.warnings.append(
             f"{report.duplicate_rows:,} rows repeat another row exactly (same user, "
-            "event, category and timestamp); they are kept."
+            f"event, category and timestamp){where}; they are kept."
         )
+
+
+def _in_another_files_span(
+    timestamps: np.ndarray, file_of_row: np.ndarray, n_files: int
+) -> np.ndarray:
+    """Per row: its time lies between the first and last time of another file."""
+    shared = np.zeros(len(timestamps), dtype=bool)
+    for f in range(n_files):
+        mine = file_of_row == f
+        if mine.any():
+            times = timestamps[mine]
+            shared |= ~mine & (timestamps >= times.min()) & (timestamps <= times.max())
+    return shared
 
 
 def _counts(codes: np.ndarray, values: np.ndarray) -> dict[str, int]:

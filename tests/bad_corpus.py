@@ -173,19 +173,35 @@ CASES: list[BadCase] = [
         "web page (HTML)",
         "download the export again",
     ),
-    _refuse("binary_garbage.csv", "4 KB of random bytes", "binary file", "exported as CSV"),
+    _refuse(
+        "binary_garbage.csv",
+        "4 KB of random bytes",
+        "is not a CSV file: it is not text",
+        "Export the log as CSV",
+    ),
     _refuse(
         "spreadsheet.csv",
         "a real .xlsx workbook renamed .csv",
-        "spreadsheet or zip archive",
-        "Save As",
+        "is an Excel workbook (.xlsx), not a CSV file",
+        "in Excel choose File > Save As > CSV UTF-8, then upload that file",
     ),
-    _refuse("old_excel.csv", "an old Excel .xls header renamed .csv", "old Excel workbook"),
+    _refuse(
+        "zipped_log.csv",
+        "a zip archive holding logs.csv, renamed .csv",
+        "is a zip archive holding logs.csv",
+        "unzip it and upload the CSV file itself",
+    ),
+    _refuse(
+        "old_excel.csv",
+        "an old Excel .xls header renamed .csv",
+        "is an old Excel workbook (.xls), not a CSV file",
+        "File > Save As > CSV UTF-8",
+    ),
     _refuse(
         "utf16_unicode_text.csv",
         "Excel's 'Unicode Text' export: UTF-16 with a BOM, tabs",
-        "UTF-16",
-        "CSV UTF-8",
+        "was saved as Excel's 'Unicode Text'",
+        "File > Save As > CSV UTF-8",
     ),
     _refuse(
         "damaged.csv.gz",
@@ -268,9 +284,17 @@ CASES: list[BadCase] = [
     _accept("tab_delimited.csv", "tab-delimited", "tabs as the delimiter", rows=6),
     _accept(
         "mangled_ids.csv",
-        "IDs a spreadsheet turned into numbers (6.37E+07)",
-        "2 user IDs look like spreadsheet scientific notation",
-        user_ids=("6.37E+07", "1.23457E+11", "63700000"),
+        "IDs a spreadsheet turned into numbers (6.37E+07, 1E+15) beside hexadecimal IDs "
+        "(1E38095673, 9E12) that are not warned about",
+        "3 user IDs look like spreadsheet scientific notation (e.g. 6.37E+07, 1.23457E+11, 1E+15)",
+        user_ids=("6.37E+07", "1.23457E+11", "63700000", "1E38095673", "9E12", "1E+15"),
+    ),
+    _accept(
+        "mangled_ids_european.csv",
+        "Excel in a European locale: 6,37E+07 (decimal comma), semicolons, beside a hexadecimal ID",
+        "semicolons as the delimiter",
+        "1 user ID looks like spreadsheet scientific notation (e.g. 6,37E+07)",
+        user_ids=("6,37E+07", "1E38095673"),
     ),
     _accept(
         "empty_fields.csv",

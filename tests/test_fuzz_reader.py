@@ -4,7 +4,9 @@
   written by Python's ``csv`` module must read back exactly, trimmed; a differential test;
 - the corpus files of ``tests/data/bad/``, mutated, and random bytes behind the magic numbers
   the reader dispatches on (gzip, zip, BOMs), must only ever raise ``FakeusersError``;
-- whatever is accepted must be a consistent ``Log`` and whatever is said must be one short line.
+- whatever is accepted must be a consistent ``Log`` and whatever is said must be one short line;
+- several files whose users overlap: a reference in plain Python says which users' rows are
+  repeated whole in a later file (kept once) and which are not (kept as they are).
 
 The CI budget is 5,200 examples (about 10 s on two cores); ``FAKEUSERS_FUZZ_SCALE=20`` runs
 twenty times as many for a longer local hunt.
@@ -185,7 +187,16 @@ def test_mutated_corpus_files_only_raise_the_project_error(seed, edits, gzipped)
     check("mutated.csv", gzip.compress(data, mtime=0) if gzipped else data)
 
 
-MAGIC = [b"", b"\x1f\x8b\x08\x00", b"PK\x03\x04", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"]
+MAGIC = [
+    b"",
+    b"\x1f\x8b\x08\x00",
+    b"PK\x03\x04",
+    b"\xef\xbb\xbf",
+    b"\xff\xfe",
+    b"\xfe\xff",
+    b"%PDF-",
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+]
 
 
 @given(prefix=st.sampled_from(MAGIC), body=st.binary(max_size=600), wrap=st.booleans())
@@ -198,3 +209,66 @@ def test_random_bytes_behind_magic_numbers_only_raise_the_project_error(prefix, 
 @pytest.mark.parametrize("seed", sorted(SEEDS))
 def test_every_seed_is_read_soundly(seed):
     check(seed, SEEDS[seed])
+
+
+# ---------------------------------------------------------------------------------------------
+# Several files: a user's rows repeated whole in a later file are kept once, and only those
+
+# Few users and values, so that files often repeat a user exactly, or nearly.
+user_rows = st.lists(
+    st.tuples(st.sampled_from(["click_ad", "send_sms"]), st.sampled_from(["Phone", "Motor"])),
+    min_size=1,
+    max_size=3,
+)
+a_file = st.dictionaries(st.sampled_from(["u1", "u2", "u3", "u4"]), user_rows, min_size=1)
+
+
+def interleaved(users: dict[str, list]) -> list[tuple[str, str, str]]:
+    """The file's rows, users taking turns (each user's rows stay in their order)."""
+    queues = {u: list(rows) for u, rows in users.items()}
+    out = []
+    while queues:
+        for u in list(queues):
+            out.append((u, *queues[u].pop(0)))
+            if not queues[u]:
+                del queues[u]
+    return out
+
+
+@given(files=st.lists(a_file, min_size=2, max_size=4), mixed=st.booleans())
+@budget(300)
+def test_overlapping_files_match_a_plain_python_reference(files, mixed):
+    texts = []
+    expected_rows, overlaps = [], {}
+    for j, users in enumerate(files):
+        rows = interleaved(users) if mixed else [(u, *r) for u, rs in users.items() for r in rs]
+        texts.append("UserId,Event,Category\n" + "".join(",".join(r) + "\n" for r in rows))
+        repeated = {}
+        for u, mine in users.items():
+            earlier = [i for i in range(j) if files[i].get(u) == mine]
+            if earlier:
+                repeated[u] = earlier[0]
+                key = (f"f{earlier[0]}.csv", f"f{j}.csv")
+                n_users, n_rows = overlaps.get(key, (0, 0))
+                overlaps[key] = (n_users + 1, n_rows + len(mine))
+        expected_rows += [r for r in rows if r[0] not in repeated]
+    sources = [(f"f{j}.csv", t.encode()) for j, t in enumerate(texts)]
+    want = [
+        {"files": list(key), "users": n_users, "rows": n_rows}
+        for key, (n_users, n_rows) in sorted(overlaps.items())
+    ]
+
+    log = read_logs(sources)
+    got = list(
+        zip(
+            log.user_ids[log.user_codes].tolist(),
+            np.asarray(log.event_values, dtype=object)[log.event_codes].tolist(),
+            np.asarray(log.category_values, dtype=object)[log.category_codes].tolist(),
+            strict=True,
+        )
+    )
+    assert got == expected_rows
+    assert log.report.overlaps == want
+    everything = read_logs(sources, overlaps="keep_all")
+    assert everything.n_rows == sum(t.count("\n") - 1 for t in texts)
+    assert everything.report.overlaps == want

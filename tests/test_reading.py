@@ -76,8 +76,10 @@ def test_missing_column_message_names_file_found_columns_and_fix():
         (b"\xef\xbb\xbf\r\n  \n", "is empty"),
         (b"UserId,Event,Category\n", "header but no rows"),
         (b"UserId,Event,Category\r\n\r\n", "header but no rows"),
-        (bytes(range(256)) * 20, "binary"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old Excel"),
+        (bytes(range(256)) * 20, "not a CSV file: it is not text"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "is a PDF document"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, r"old Excel workbook \(.xls\)"),
+        (b"PK\x03\x04 cut off", "is a zip archive or a spreadsheet"),
         (b"\x1f\x8b\x08\x00garbage", "damaged gzip"),
     ],
 )
@@ -87,13 +89,58 @@ def test_unusable_files_are_refused_by_name(data, words):
     assert str(err.value).startswith("export.csv")
 
 
-def test_spreadsheet_renamed_csv_is_refused_with_the_fix():
+def zipped(*names: str) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("xl/workbook.xml", "<workbook/>")
-    with pytest.raises(FakeusersError, match="Save As") as err:
-        read_logs(("logs.csv", buf.getvalue()))
-    assert "spreadsheet" in str(err.value)
+        for name in names:
+            z.writestr(name, "UserId,Event,Category\n")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("inside", "message"),
+    [
+        (
+            ("[Content_Types].xml", "xl/workbook.xml"),
+            "report.csv is an Excel workbook (.xlsx), not a CSV file: in Excel choose "
+            "File > Save As > CSV UTF-8, then upload that file.",
+        ),
+        (
+            ("mimetype", "content.xml"),
+            "report.csv is a LibreOffice or OpenOffice spreadsheet (.ods), not a CSV file: "
+            "choose File > Save As > Text CSV, then upload that file.",
+        ),
+        (
+            ("march/logs.csv",),
+            "report.csv is a zip archive holding march/logs.csv, not a CSV file: unzip it and "
+            "upload the CSV file itself (a .csv.gz file is read as it is).",
+        ),
+    ],
+    ids=["xlsx", "ods", "zip of a csv"],
+)
+def test_zip_based_files_are_refused_by_what_they_are(inside, message):
+    with pytest.raises(FakeusersError) as err:
+        read_logs(("report.csv", zipped(*inside)))
+    assert str(err.value) == message
+
+
+def test_refusals_speak_of_the_file_not_of_formats_internals():
+    samples = [
+        zipped("xl/workbook.xml"),
+        zipped("notes.docx"),
+        b"PK\x03\x04",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100),
+        "\ufeffUserId\tEvent\tCategory\r\n".encode("utf-16-le"),
+        bytes(range(256)),
+        b"%PDF-1.4\n\x00",
+    ]
+    for data in samples:
+        with pytest.raises(FakeusersError) as err:
+            read_logs(("report.csv", data))
+        words = str(err.value).lower()
+        assert words.startswith("report.csv ") and "upload" in words
+        for jargon in ("mime", "magic", "bytes", "header signature", "ole2", "binary"):
+            assert jargon not in words, f"{jargon!r} in {words!r}"
 
 
 def test_gzip_is_read_by_content(tmp_path):
@@ -152,10 +199,26 @@ def test_quoted_newlines_are_kept_inside_the_value():
     assert log.user_ids.tolist() == ["u\n1", "u2"]
 
 
-def test_mangled_ids_are_warned_about():
-    log = read_text("UserId,Event,Category\n6.37E+07,click_ad,Phone\n12345,click_ad,Phone\n")
-    assert log.report.mangled_ids == ["6.37E+07"]
-    assert any("scientific notation" in w for w in log.report.warnings)
+@pytest.mark.parametrize(
+    "user_id",
+    ["6.37E+07", "1.2345E+15", "1.23457E+11", "1E+15", "6,37E+07", "1.5E-05", "6.37e+07", "1.2E15"],
+)
+def test_ids_a_spreadsheet_wrote_in_scientific_notation_are_warned_about(user_id):
+    log = read_text(f"UserId;Event;Category\n{user_id};click_ad;Phone\n12345;click_ad;Phone\n")
+    assert log.report.mangled_ids == [user_id]
+    assert any(
+        w.startswith(f"1 user ID looks like spreadsheet scientific notation (e.g. {user_id})")
+        for w in log.report.warnings
+    )
+
+
+@pytest.mark.parametrize(
+    "user_id", ["1E38095673", "9E12", "3e7", "12E+05", "1E", "E+07", "1.2E", "0x1E+5", "1E+"]
+)
+def test_ids_that_merely_hold_an_e_between_digits_are_not(user_id):
+    log = read_text(f"UserId,Event,Category\n{user_id},click_ad,Phone\n")
+    assert log.user_ids.tolist() == [user_id]
+    assert log.report.mangled_ids == [] and log.report.warnings == []
 
 
 def test_unknown_values_are_flagged_not_refused():
@@ -233,6 +296,113 @@ def test_several_files_concatenate_and_locate_errors():
         read_logs([a, bad])
 
 
+# ---------------------------------------------------------------------------------------------
+# Files that overlap: a re-export that covers part of the previous one
+
+WEEK1 = (
+    "UserId,Event,Category,Timestamp\n"
+    "u1,click_ad,Phone,2026-11-24T10:00:00Z\n"
+    "u2,send_sms,Motor,2026-11-24T10:00:01Z\n"
+    "u1,send_email,Jobs,2026-11-24T10:00:02Z\n"
+    "u3,phone_call,Leisure,2026-11-24T10:00:03Z\n"
+)
+# u1 again with the same rows (the overlap), u2 with one more row (seen in two windows: kept
+# whole, its first row a copy across files), u4 new.
+WEEK2 = (
+    "UserId,Event,Category,Timestamp\n"
+    "u1,click_ad,Phone,2026-11-24T10:00:00Z\n"
+    "u2,send_sms,Motor,2026-11-24T10:00:01Z\n"
+    "u1,send_email,Jobs,2026-11-24T10:00:02Z\n"
+    "u2,click_ad,Motor,2026-11-25T09:00:00Z\n"
+    "u4,click_ad,Phone,2026-11-25T09:00:01Z\n"
+)
+
+
+def weeks(**kwargs):
+    return read_logs([("week1.csv", WEEK1.encode()), ("week2.csv", WEEK2.encode())], **kwargs)
+
+
+def test_users_repeated_whole_in_a_later_file_are_kept_once_and_reported():
+    log = weeks()
+    rows = [r[:3] for r in content(log)]
+    assert rows[:4] == [r[:3] for r in content(read_text(WEEK1))]
+    assert rows[4:] == [
+        ("u2", "send_sms", "Motor"),
+        ("u2", "click_ad", "Motor"),
+        ("u4", "click_ad", "Phone"),
+    ]
+    r = log.report
+    assert r.rows == 7 and r.overlaps_kept == "keep_one"
+    assert r.overlaps == [{"files": ["week1.csv", "week2.csv"], "users": 1, "rows": 2}]
+    assert r.duplicate_rows == 1 and r.duplicate_rows_across_files == 1  # u2's first row
+    assert r.warnings == [
+        "1 user appears with the same events in week1.csv and week2.csv (2 rows in "
+        "week2.csv): the exports overlap. One copy is kept: those rows of week2.csv are left "
+        "out, not counted twice.",
+        "1 rows repeat another row exactly (same user, event, category and timestamp), 1 of "
+        "them copies of a row in another file (the files' time windows overlap); they are kept.",
+    ]
+
+
+def test_both_copies_can_be_kept_and_the_report_says_so():
+    log = weeks(overlaps="keep_all")
+    assert log.report.rows == 9 and log.report.overlaps_kept == "keep_all"
+    assert log.report.overlaps == weeks().report.overlaps
+    assert log.report.warnings[0].endswith(
+        "the exports overlap. Both copies are kept, so those users' events count twice."
+    )
+    assert log.rows_of("u1")["Event"].tolist() == ["click_ad", "send_email"] * 2
+
+
+def test_the_fingerprint_follows_the_rows_kept():
+    once = read_text(WEEK1)
+    assert read_logs([("a.csv", WEEK1.encode()), ("b.csv", WEEK1.encode())]).fingerprint() == (
+        once.fingerprint()
+    )
+    both = read_logs([("a.csv", WEEK1.encode())] * 2, overlaps="keep_all")
+    assert both.n_rows == 8 and both.fingerprint() != once.fingerprint()
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "UserId,Event,Category\nu1,send_email,Jobs\nu1,click_ad,Phone\n",  # other order
+        "UserId,Event,Category\nu1,click_ad,Phone\n",  # fewer rows
+        "UserId,Event,Category\nu1,click_ad,Phone\nu1,send_email,Motor\n",  # other category
+    ],
+    ids=["order", "fewer rows", "category"],
+)
+def test_users_whose_rows_differ_between_files_are_not_overlaps(second):
+    first = "UserId,Event,Category\nu1,click_ad,Phone\nu1,send_email,Jobs\n"
+    log = read_logs([("a.csv", first.encode()), ("b.csv", second.encode())])
+    assert log.report.overlaps == [] and log.report.warnings == []
+    assert log.n_rows == 2 + second.count("\n") - 1
+
+
+def test_a_label_that_differs_is_not_an_overlap():
+    first = "UserId,Event,Category,Fake\nu1,click_ad,Phone,0\n"
+    log = read_logs([("a.csv", first.encode()), ("b.csv", first.replace(",0", ",1").encode())])
+    assert log.report.overlaps == [] and log.report.label_conflicts == ["u1"]
+
+
+def test_overlaps_are_counted_per_pair_of_files():
+    a = "UserId,Event,Category\nu1,click_ad,Phone\nu2,send_sms,Motor\n"
+    b = "UserId,Event,Category\nu2,send_sms,Motor\nu3,click_ad,Jobs\n"
+    c = "UserId,Event,Category\nu1,click_ad,Phone\nu3,click_ad,Jobs\nu2,send_sms,Motor\n"
+    log = read_logs([("a.csv", a.encode()), ("b.csv", b.encode()), ("c.csv", c.encode())])
+    assert log.report.overlaps == [
+        {"files": ["a.csv", "b.csv"], "users": 1, "rows": 1},
+        {"files": ["a.csv", "c.csv"], "users": 2, "rows": 2},
+        {"files": ["b.csv", "c.csv"], "users": 1, "rows": 1},
+    ]
+    assert [r[0] for r in content(log)] == ["u1", "u2", "u3"]
+
+
+def test_an_unknown_overlaps_choice_is_refused():
+    with pytest.raises(FakeusersError, match="overlaps must be 'keep_one' or 'keep_all'"):
+        read_logs(("a.csv", CLEAN.encode()), overlaps="drop")
+
+
 def test_rows_of_and_preview():
     log = read_text(CLEAN)
     assert log.rows_of("u1")["Event"].tolist() == ["click_ad", "send_email"]
@@ -279,6 +449,21 @@ def test_formatting_never_changes_content(rows, upper, pad, crlf, bom):
     log = read_text(text)
     assert [r[:3] for r in content(log)] == [tuple(r) for r in rows]
     assert log.n_users == len({r[0] for r in rows})
+
+
+@given(rows=rows, stamped=st.booleans())
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_file_read_twice_reads_as_once(rows, stamped):
+    header = "UserId,Event,Category" + (",Timestamp" if stamped else "") + "\n"
+    text = header + "".join(
+        ",".join(r) + (f",{1795514400 + i}" if stamped else "") + "\n" for i, r in enumerate(rows)
+    )
+    once = read_text(text)
+    twice = read_logs([("a.csv", text.encode()), ("b.csv", text.encode())])
+    assert content(twice) == content(once) and twice.fingerprint() == once.fingerprint()
+    assert twice.report.overlaps == [
+        {"files": ["a.csv", "b.csv"], "users": once.n_users, "rows": once.n_rows}
+    ]
 
 
 @given(st.binary(max_size=2000))

@@ -30,10 +30,23 @@ def test_upload_shows_the_load_report_with_readable_numbers(labelled: bytes) -> 
 
 
 def test_several_files_and_gzip_are_read_as_one_log(labelled: bytes, unlabelled: bytes) -> None:
+    at = upload(new_app(), ("a.csv", labelled), ("b.csv.gz", gzip.compress(unlabelled)))
+    assert_clean(at)
+    rows = reading.read_logs([("a.csv", labelled), ("b.csv", unlabelled)]).report.rows
+    assert metric(at, "Rows") == f"{rows:,}"
+    assert "a.csv, b.csv.gz" in " ".join(m.value for m in at.markdown)
+
+
+def test_the_same_export_uploaded_twice_is_counted_once_and_said(labelled: bytes) -> None:
     at = upload(new_app(), ("a.csv", labelled), ("b.csv.gz", gzip.compress(labelled)))
     assert_clean(at)
-    assert metric(at, "Rows") == "40,000"
-    assert "a.csv, b.csv.gz" in " ".join(m.value for m in at.markdown)
+    assert metric(at, "Rows") == "20,000"
+    users = reading.read_logs(("a.csv", labelled)).report.users
+    assert any(
+        w.value.startswith(f"{users:,} users appear with the same events in a.csv and b.csv.gz")
+        and "One copy is kept" in w.value
+        for w in at.warning
+    )
 
 
 def test_unlabelled_log_is_marked_for_scoring_not_training(unlabelled: bytes) -> None:
@@ -133,7 +146,7 @@ def test_every_bad_upload_is_named_and_the_error_clears_when_removed(labelled: b
         ("nocat.csv", b"UserId,Event\nu1,click_ad\n"),
     )
     (error,) = at.error
-    assert "binary.csv is a binary file" in error.value
+    assert "binary.csv is not a CSV file: it is not text" in error.value
     assert "nocat.csv has no column 'Category'" in error.value
     assert "good.csv" in at.markdown[0].value or any("good.csv" in m.value for m in at.markdown)
     at.file_uploader(key="logs").set_value([])

@@ -88,6 +88,11 @@ def _xlsx() -> bytes:
             f'main"><sheetData>{rows}</sheetData></worksheet>'
         ),
     }
+    return _zip(parts)
+
+
+def _zip(parts: dict[str, str]) -> bytes:
+    """A zip archive of the given files, with pinned timestamps."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, text in parts.items():
@@ -144,8 +149,11 @@ def build() -> dict[str, bytes]:
         "empty_label_column.csv": "UserId,Event,Category,Fake\nu1,click_ad,Phone,\n"
         "u2,send_sms,Motor,\n",
         # Accepted with warnings in the load report.
+        # Spreadsheet notation (6.37E+07, 1.23457E+11, 1E+15) beside IDs that merely hold an E
+        # between digits (hexadecimal 1E38095673, 9E12): only the first kind is warned about.
         "mangled_ids.csv": "UserId,Event,Category\n6.37E+07,click_ad,Phone\n"
-        "1.23457E+11,send_sms,Motor\n63700000,click_ad,Jobs\n",
+        "1.23457E+11,send_sms,Motor\n63700000,click_ad,Jobs\n1E38095673,click_ad,Phone\n"
+        "9E12,send_sms,Motor\n1E+15,phone_call,Leisure\n",
         "empty_fields.csv": "UserId,Event,Category\nu1,click_ad,Phone\n,click_ad,Phone\n"
         "u2,,Motor\nu3,send_sms,\nu4,send_sms,Motor\n",
         "repeated_headers.csv": "UserId,Event,Category,Timestamp\n"
@@ -186,6 +194,7 @@ def build() -> dict[str, bytes]:
         {
             "binary_garbage.csv": random.Random(5).randbytes(4096),
             "spreadsheet.csv": _xlsx(),
+            "zipped_log.csv": _zip({"logs.csv": CLEAN}),
             "old_excel.csv": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),
             "utf16_unicode_text.csv": ("\ufeff" + CLEAN.replace(",", "\t"))
             .replace("\n", "\r\n")
@@ -199,6 +208,9 @@ def build() -> dict[str, bytes]:
             # Excel's "CSV (semicolon)" in a European locale: Windows-1252, semicolons, CRLF.
             "excel_european.csv": "UserId;Event;Category;Fake\r\nJosé;click_ad;Phone;1\r\n"
             "Zoë;send_sms;Motor;0\r\n".encode("cp1252"),
+            # Excel in a European locale: a decimal comma in the notation it writes.
+            "mangled_ids_european.csv": "UserId;Event;Category\r\n6,37E+07;click_ad;Phone\r\n"
+            "1E38095673;send_sms;Motor\r\n".encode("cp1252"),
             "gzip.csv.gz": _gzip(CLEAN.encode()),
             # One 5 MB user ID; compressed so the committed file stays small.
             "big_field.csv.gz": _gzip(
