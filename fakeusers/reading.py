@@ -66,8 +66,10 @@ _MANGLED_ID = r"^[0-9](?:[.,][0-9]+[eE][+-]?|[eE][+-])[0-9]+$"
 #: file exactly: keep one copy (the default), or keep both.
 OVERLAPS = ("keep_one", "keep_all")
 
-_HASH_MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xFF51AFD7ED558CCD)
-_LIMB_BITS = 21  # three 21-bit parts of a row hash: their sums over a user stay exact in int64
+_HASH_MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0xFF51AFD7ED558CCD)
+# Two 26-bit parts of a row hash: their sums over a user's rows in a file stay exact in a
+# float64 (bincount's sums) up to 2**27 rows.
+_LIMB_BITS = 26
 
 
 @dataclass
@@ -401,16 +403,18 @@ def _overlapping_rows(
         Per row: it is a later file's copy of a user's rows (all False when none is).
     """
     repeated = np.zeros(len(keep), dtype=bool)
-    rows = np.flatnonzero(keep)
-    users, files = encoded["UserId"].codes[rows], file_of_row[rows]
-    columns = [encoded["Event"].codes[rows], encoded["Category"].codes[rows]]
-    if labels is not None:
-        columns.append(labels[rows])
-    if timestamps is not None:
-        columns.append(timestamps[rows].view(np.int64))
-    hashes = _row_hashes(columns)
-    mask = np.uint64((1 << _LIMB_BITS) - 1)
-    limbs = [((hashes >> np.uint64(_LIMB_BITS * i)) & mask).astype(np.int64) for i in range(3)]
+    rows = np.arange(len(keep)) if keep.all() else np.flatnonzero(keep)
+
+    def kept(column: np.ndarray) -> np.ndarray:
+        return column if len(rows) == len(keep) else column[rows]
+
+    users, files = kept(encoded["UserId"].codes), kept(file_of_row)
+    row_labels = None if labels is None else kept(labels)
+    times = None if timestamps is None else kept(timestamps).view(np.int64)
+    events, categories = kept(encoded["Event"].codes), kept(encoded["Category"].codes)
+    hashes = _row_hashes(events, categories, row_labels, times)
+    columns = [c for c in (events, categories, row_labels, times) if c is not None]
+    limbs = [hashes & np.uint64((1 << _LIMB_BITS) - 1), hashes >> np.uint64(64 - _LIMB_BITS)]
     n_files = len(report.files)
     group, count, sums = _group_sums(
         users.astype(np.int64) * n_files + files, limbs, (int(users.max()) + 1) * n_files
@@ -479,7 +483,9 @@ def _group_sums(
         return present, count[present], sums
     names = [f"h{i}" for i in range(len(limbs))]
     table = (
-        pa.table({"g": group, **dict(zip(names, limbs, strict=True))})
+        pa.table(
+            {"g": group, **{n: limb.astype(np.int64) for n, limb in zip(names, limbs, strict=True)}}
+        )
         .group_by("g")
         .aggregate([*((name, "sum") for name in names), ("g", "count")])
     )
@@ -503,13 +509,25 @@ def _overlap_warning(
     return said + " Both copies are kept, so those users' events count twice."
 
 
-def _row_hashes(columns: list[np.ndarray]) -> np.ndarray:
-    """A 64-bit hash of each row's values (integer columns), mixed so that sums stay apart."""
-    x = np.zeros(len(columns[0]), dtype=np.uint64)
-    for column, multiplier in zip(columns, _HASH_MULTIPLIERS, strict=False):
-        x ^= column.astype(np.uint64) * np.uint64(multiplier)
-        x ^= x >> np.uint64(31)
-    x *= np.uint64(_HASH_MULTIPLIERS[-1])
+def _row_hashes(
+    events: np.ndarray,
+    categories: np.ndarray,
+    labels: np.ndarray | None = None,
+    times: np.ndarray | None = None,
+) -> np.ndarray:
+    """A 64-bit hash of each row's values, mixed so that sums of hashes stay apart.
+
+    Event and category codes (below 2**31) and the label (0 or 1) are packed into one 64-bit
+    word without loss, the time's bits mixed in, then the word is scrambled.
+    """
+    x = (events.astype(np.uint64) << np.uint64(33)) | (categories.astype(np.uint64) << np.uint64(1))
+    if labels is not None:
+        x |= labels.astype(np.uint64) & np.uint64(1)
+    if times is not None:
+        x ^= times.view(np.uint64) * np.uint64(_HASH_MULTIPLIERS[0])
+    x *= np.uint64(_HASH_MULTIPLIERS[1])
+    x ^= x >> np.uint64(32)
+    x *= np.uint64(_HASH_MULTIPLIERS[2])
     x ^= x >> np.uint64(29)
     return x
 
@@ -578,14 +596,16 @@ def _compact(column: _Column, kept: np.ndarray | None) -> _Column:
     """The rows in ``kept`` (all when None), renumbered to the values they use.
 
     The dictionary is in order of first appearance over all rows; when rows were dropped, a
-    value's first remaining row may come later, so the order is recomputed (one sort, only
-    then).
+    value's first remaining row may come later, so the order is recomputed (only then, and
+    sorting the values, not the rows).
     """
     if kept is None:
         return column
     codes, values = column.codes[kept], column.values
-    used, first_row = np.unique(codes, return_index=True)
-    order = used[np.argsort(first_row, kind="stable")]
+    first_row = np.full(len(values), len(codes), dtype=np.int64)
+    np.minimum.at(first_row, codes, np.arange(len(codes)))
+    used = np.flatnonzero(first_row < len(codes))
+    order = used[np.argsort(first_row[used], kind="stable")]
     remap = np.full(len(values), -1, dtype=np.int32)
     remap[order] = np.arange(len(order), dtype=np.int32)
     return _Column(remap[codes], values[order])

@@ -398,6 +398,19 @@ def test_overlaps_are_counted_per_pair_of_files():
     assert [r[0] for r in content(log)] == ["u1", "u2", "u3"]
 
 
+def test_many_small_files_with_many_users_are_checked_the_same_way():
+    # Far more (user, file) pairs could exist than there are rows: grouped another way.
+    files = [
+        (f"f{i}.csv", f"UserId,Event,Category\nu{i},click_ad,Phone\nshared,send_sms,Motor\n")
+        for i in range(8)
+    ]
+    log = read_logs([(name, text.encode()) for name, text in files])
+    assert log.report.overlaps == [
+        {"files": ["f0.csv", f"f{i}.csv"], "users": 1, "rows": 1} for i in range(1, 8)
+    ]
+    assert log.n_rows == 9 and log.rows_of("shared")["Event"].tolist() == ["send_sms"]
+
+
 def test_an_unknown_overlaps_choice_is_refused():
     with pytest.raises(FakeusersError, match="overlaps must be 'keep_one' or 'keep_all'"):
         read_logs(("a.csv", CLEAN.encode()), overlaps="drop")
