@@ -369,11 +369,12 @@ def _cost_interval(
 ) -> tuple[float, float]:
     # A flagged user costs M when real (probability 1 - p); one let through costs F when fake.
     counts = [_Count.of(1.0 - p[flags], m), _Count.of(p[~flags], f)]
-    fixed = sum(count.weight * count.offset for count in counts)
+    lowest = sum(count.weight * count.lowest for count in counts)
+    highest = sum(count.weight * count.highest for count in counts)
     sides = [count for count in counts if count.weight > 0 and count.variance > 0]
     if not sides:
-        mean = _expected_cost(p, flags, m, f)
-        return mean, mean
+        return float(lowest), float(lowest)
+    fixed = sum(count.weight * count.mean for count in counts if count not in sides)
     tails = ((1 - level) / 2, (1 + level) / 2)
     exact = [side for side in sides if side.pmf is not None]
     normal = [side for side in sides if side.pmf is None]
@@ -383,67 +384,71 @@ def _cost_interval(
         low, high = _lattice_quantiles(exact, tails)
     else:
         low, high = _mixed_quantiles(exact[0], normal[0], tails)
-    lowest = fixed + sum(side.weight * side.lowest for side in sides)
-    highest = fixed + sum(side.weight * side.highest for side in sides)
     return (
         float(min(max(fixed + low, lowest), highest)),
         float(min(max(fixed + high, lowest), highest)),
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Count:
-    """How many of some independent Bernoulli(r) events happen, times ``weight``.
+    """How many of some independent Bernoulli(r) events happen; each costs ``weight``.
 
-    Events with ``r > 0.5`` are folded (``1 - Bernoulli(1 - r)``), so every ``r`` left is at
-    most 0.5; ``offset`` counts the folded ones. The count is ``offset + D``; ``pmf[d]``
-    is ``P(D = d)`` for ``d`` in ``[-len(pmf) // 2, len(pmf) // 2)`` (FFT order: negative
-    ``d`` at the end), or None when ``D`` is treated as normal.
+    ``pmf`` is the exact distribution when the variance is small (else None: the count is
+    then treated as normal): ``pmf[i]`` is the probability of the count ``values()[i]``.
     """
 
     weight: float
-    offset: int
-    mean: float  # of D
+    mean: float
     variance: float
-    third: float  # third cumulant of D
-    lowest: int  # of D
-    highest: int
+    third: float  # third cumulant
+    lowest: int  # events certain to happen (r = 1)
+    highest: int  # events that can happen (r > 0)
     pmf: np.ndarray | None
+    offset: int  # the count at pmf[0]
 
     @classmethod
     def of(cls, r: np.ndarray, weight: float) -> _Count:
-        folded = r > 0.5
-        up = r[~folded]  # D gains one when these happen
-        down = 1.0 - r[folded]  # and loses one when these happen
-        up, down = up[up > 0], down[down > 0]
-        var_up, var_down = up * (1 - up), down * (1 - down)
-        mean = float(up.sum() - down.sum())
-        variance = float(var_up.sum() + var_down.sum())
-        third = float((var_up * (1 - 2 * up)).sum() - (var_down * (1 - 2 * down)).sum())
-        pmf = None
+        var = r * (1.0 - r)
+        variance = float(var.sum())
+        mean = float(r.sum())
+        pmf, offset = None, 0
         if 0 < variance < _NORMAL_VARIANCE:
-            # Both sums are at most 2 * variance; the support beyond 40 sd carries nothing.
-            half = float(up.sum() + down.sum()) + 40 * math.sqrt(variance) + 40
-            size = 1 << max(6, math.ceil(math.log2(2 * half)))
-            z = np.exp(-2j * np.pi * np.arange(size) / size)
-            log_cf = _log_cf(up, z) + np.conj(_log_cf(down, z))
-            pmf = np.clip(np.fft.ifft(np.exp(log_cf)).real, 0.0, None)
-            pmf /= pmf.sum()
+            pmf, offset = _exact_pmf(r, variance)
         return cls(
             weight=float(weight),
-            offset=int(folded.sum()),
             mean=mean,
             variance=variance,
-            third=third,
-            lowest=-int(down.size),
-            highest=int(up.size),
+            third=float((var * (1.0 - 2.0 * r)).sum()),
+            lowest=int(np.count_nonzero(r == 1.0)),
+            highest=int(np.count_nonzero(r)),
             pmf=pmf,
+            offset=offset,
         )
 
     def values(self) -> np.ndarray:
-        """The ``d`` of each entry of :attr:`pmf`."""
+        """The count of each entry of :attr:`pmf`."""
         size = self.pmf.size
-        return np.fft.fftfreq(size, 1.0 / size)
+        return self.offset + np.fft.fftfreq(size, 1.0 / size)
+
+
+def _exact_pmf(r: np.ndarray, variance: float) -> tuple[np.ndarray, int]:
+    """The distribution of a sum of Bernoulli(r), from its characteristic function by FFT.
+
+    Events with ``r > 0.5`` are folded (``1 - Bernoulli(1 - r)``), so the count is
+    ``offset + D`` with ``D`` a difference of two sums of Bernoullis of probability at most
+    0.5, whose means are at most twice the variance: ``D`` lives near 0, in a short FFT.
+    """
+    folded = r > 0.5
+    up = r[~folded & (r > 0)]  # D gains one when these happen
+    down = 1.0 - r[folded & (r < 1)]  # and loses one when these happen
+    # D's support beyond 40 sd (and 40 more) from its mean carries nothing measurable.
+    half = float(up.sum() + down.sum()) + 40 * math.sqrt(variance) + 40
+    size = 1 << max(6, math.ceil(math.log2(2 * half)))
+    z = np.exp(-2j * np.pi * np.arange(size) / size)
+    log_cf = _log_cf(up, z) + np.conj(_log_cf(down, z))
+    pmf = np.clip(np.fft.ifft(np.exp(log_cf)).real, 0.0, None)
+    return pmf / pmf.sum(), int(np.count_nonzero(folded))
 
 
 def _log_cf(r: np.ndarray, z: np.ndarray) -> np.ndarray:
