@@ -8,8 +8,8 @@ good day. :func:`check` says how far a decision can be trusted:
 
 - per-feature shift: the population stability index (PSI) of each feature on the training
   deciles recorded in the model card (:func:`profile`);
-- the probabilities' shift: the PSI of ``p`` on the deciles of the training users'
-  out-of-fold probabilities;
+- the probabilities' shift: the PSI of ``p`` against the training users' out-of-fold
+  probabilities, in fixed bins where decisions are made (0.02, 0.05, 0.1, ... 0.9);
 - the share of users the rule flags against the share it flags of the training users
   (out-of-fold) at the same threshold;
 - events and categories the model never saw (they are all counted as ``other``).
@@ -64,6 +64,11 @@ UNSEEN_MAJOR = 0.2
 MAJOR_FEATURES = 3
 MAJOR_FEATURES_SHARE = 0.1
 SHOWN_FEATURES = 3
+SAMPLED_USERS = 20_000
+# The probabilities are binned where decisions are made, not by their deciles: most users are
+# near 0, and a model fitted on all users (the one that scores) puts them at 0.001 where its
+# cross-validation models said 0.002, a shift of no consequence that deciles would magnify.
+PROBABILITY_EDGES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 _DECILES = np.arange(10, 100, 10)
 _PERCENTILES = np.arange(1, 100)
 
@@ -84,12 +89,13 @@ def _number(value: float) -> float | None:
     return None if math.isnan(value) else float(f"{value:.6g}")
 
 
-def _binned(values: np.ndarray) -> dict[str, Any]:
-    """Decile edges of ``values`` and the share of values in each bin they make."""
+def _binned(values: np.ndarray, edges: tuple[float, ...] | None = None) -> dict[str, Any]:
+    """Decile edges of ``values`` (or the ``edges`` given) and the share of values in each
+    bin they make."""
     values = np.asarray(values, dtype=np.float64)
     present = values[~np.isnan(values)]
     deciles = np.percentile(present, _DECILES) if present.size else np.zeros(0)
-    edges = np.unique([_number(v) for v in deciles])
+    edges = np.unique([_number(v) for v in (deciles if edges is None else edges)])
     counts = np.bincount(np.searchsorted(edges, present), minlength=edges.size + 1)
     n = max(values.size, 1)
     return {
@@ -105,8 +111,9 @@ def profile(X: pd.DataFrame, y: np.ndarray, oof_p: np.ndarray) -> dict[str, Any]
 
     ``features`` holds each feature's training deciles (over all users) and the share of
     users in each bin they make, for the PSI; ``probability`` the same for the out-of-fold
-    probabilities; ``real_percentiles`` the 1st to 99th percentile of each feature over the
-    real users (label 0), to put a user's values in words.
+    probabilities, in fixed bins (``PROBABILITY_EDGES``); ``real_percentiles`` the 1st to
+    99th percentile of each feature over the real users (label 0), to put a user's values in
+    words.
     """
     y = np.asarray(y)
     real = X.to_numpy(dtype=np.float64)[y == 0]
@@ -119,7 +126,7 @@ def profile(X: pd.DataFrame, y: np.ndarray, oof_p: np.ndarray) -> dict[str, Any]
         "version": PROFILE_VERSION,
         "users": int(len(X)),
         "features": {name: _binned(X[name].to_numpy()) for name in X.columns},
-        "probability": _binned(oof_p),
+        "probability": _binned(oof_p, PROBABILITY_EDGES),
         "real_percentiles": {"levels": _PERCENTILES.tolist(), "features": percentiles},
     }
 
@@ -136,7 +143,10 @@ def _psi(reference: dict[str, Any], values: np.ndarray, n_reference: int) -> tup
     values = np.asarray(values, dtype=np.float64)
     missing = np.isnan(values)
     edges = np.asarray(reference["edges"], dtype=np.float64)
-    counts = np.bincount(np.searchsorted(edges, values[~missing]), minlength=edges.size + 1)
+    # The bin of each value is the number of edges below it (``searchsorted``); with ten
+    # edges a comparison is several times faster.
+    below = (values[~missing, None] > edges).sum(axis=1)
+    counts = np.bincount(below, minlength=edges.size + 1)
     observed = np.append(counts, missing.sum()).astype(np.float64)
     expected = np.append(
         np.asarray(reference["shares"], dtype=np.float64), reference.get("missing") or 0.0
@@ -237,10 +247,13 @@ def measure(model: Any, log: Any, X: pd.DataFrame | None, p: np.ndarray) -> Meas
     probability = None
     psis: list[float] = []
     if prof and n_ref:
+        rows = _sample(len(X))
         for name, reference in (prof.get("features") or {}).items():
             if f"_{OTHER}_" in name or name not in X.columns:
                 continue  # unseen values are reported, by name, below
             values = X[name].to_numpy(dtype=np.float64)
+            if rows is not None:
+                values = values[rows]
             psi, noise = _psi(reference, values, n_ref)
             psis.append(psi)
             level = _level(psi, noise)
@@ -281,6 +294,18 @@ def measure(model: Any, log: Any, X: pd.DataFrame | None, p: np.ndarray) -> Meas
         oof_p=np.asarray(getattr(model, "oof_p", np.zeros(0)), dtype=np.float64),
         training_log=X is None,
     )
+
+
+def _sample(n_users: int) -> np.ndarray | None:
+    """Which users' features to compare on a large log: a fixed random sample of
+    ``SAMPLED_USERS`` (None: all of them).
+
+    The PSI of a sample that size is within noise of the whole log's (the thresholds use
+    the sample's size), and the check's cost stays flat however large the log.
+    """
+    if n_users <= SAMPLED_USERS:
+        return None
+    return np.random.default_rng(0).integers(0, n_users, SAMPLED_USERS)
 
 
 def _unseen(model: Any, log: Any) -> dict[str, Any]:

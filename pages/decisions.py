@@ -97,6 +97,28 @@ def use_threshold(threshold: float) -> None:
     st.session_state[state.THRESHOLD] = threshold
 
 
+def applicability(scored: ScoredLog) -> None:
+    """Whether the model fits this log, above the decision it qualifies."""
+    check = scored.applicability
+    reasons = "\n".join(f"- {reason}" for reason in check.reasons[:3])
+    if check.status == "does_not_fit":
+        st.error(
+            "**This log does not fit the model: the flags and the costs below are unreliable.** "
+            f"Do not act on them without checking.\n\n{reasons}",
+            icon=":material/gpp_bad:",
+        )
+    elif check.status == "shifted":
+        st.warning(
+            f"**This log has shifted from the model's training data:** check the flags before "
+            f"acting on them.\n\n{reasons}",
+            icon=":material/warning:",
+        )
+    elif check.status == "unknown":
+        st.info(f"**Cannot tell whether the model fits this log.**\n\n{reasons}")
+    else:
+        st.caption(f"The model fits this log. {check.reasons[0]}")
+
+
 def summary(scored: ScoredLog) -> None:
     """What the decision flags and costs, the cost of every threshold, the confusion matrix."""
     decision, rule, ranked = scored.decision, scored.rule, scored.ranked_flagged
@@ -113,14 +135,21 @@ def summary(scored: ScoredLog) -> None:
     cols[1].metric("Users flagged", f"{decision.n_flagged:,}")
     cols[2].metric("Share flagged", f"{decision.share_flagged:.2%}")
     low, high = decision.expected_cost_interval
+    unreliable = scored.applicability.status == "does_not_fit"
     cols[3].metric(
-        "Expected cost",
+        "Expected cost (unreliable)" if unreliable else "Expected cost",
         f"{decision.expected_cost:,.2f}",
         f"likely between {low:,.1f} and {high:,.1f}",
         delta_color="off",
         delta_arrow="off",
         help="From the probabilities: if they are calibrated, the realised cost falls "
-        "between these two amounts 9 times in 10.",
+        "between these two amounts 9 times in 10."
+        + (
+            " This log does not fit the model, so they are not calibrated here: the cost "
+            "can be far off."
+            if unreliable
+            else ""
+        ),
     )
     outcome = decision.outcome
     optimum = scored.curve.optimum(rule.cost_fp, rule.cost_fn)
@@ -214,6 +243,7 @@ def decide() -> None:
     except FakeusersError as exc:
         st.error(str(exc), icon=":material/error:")
         return
+    applicability(scored)
     summary(scored)
     flagged_list(scored)
 

@@ -34,6 +34,7 @@ from tests.app.conftest import (
     train,
     upload,
 )
+from tests.support import shifted_csv_bytes
 
 
 def decisions_page(labelled: bytes, scored_log: bytes | None = None):
@@ -379,3 +380,23 @@ def test_no_cheapest_threshold_where_the_curve_has_no_real_minimum(
     assert "Realised cost" in labels and "Lowest realised cost" not in labels
     assert not buttons(at, "Use the cheapest threshold")
     assert at.get("plotly_chart"), "the curve is still drawn, without a star"
+
+
+def test_a_log_that_does_not_fit_the_model_gets_a_loud_banner(labelled: bytes) -> None:
+    at = set_costs(decisions_page(labelled, shifted_csv_bytes(20_000, seed=3)), 1, 9)
+    assert not at.exception
+    (banner,) = at.error
+    assert "does not fit the model" in banner.value and "unreliable" in banner.value
+    assert "training users (out-of-fold)" in banner.value
+    assert metric(at, "Expected cost (unreliable)")
+    assert not [m for m in at.metric if m.label == "Expected cost"]
+
+
+def test_a_log_like_the_training_log_reads_fits_quietly(
+    labelled: bytes, labelled_other: bytes
+) -> None:
+    at = set_costs(decisions_page(labelled, labelled_other), 1, 9)
+    assert_clean(at)
+    assert not at.warning
+    assert any(c.value.startswith("The model fits this log.") for c in at.caption)
+    assert metric(at, "Expected cost")
