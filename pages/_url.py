@@ -68,13 +68,14 @@ def remember() -> None:
             _registry().keep(MODEL, current.key, current)
         params[MODEL] = current.name or current.key
     session = st.session_state
-    params[COST_FP] = f"{float(session[state.COST_FP]):g}"
-    params[COST_FN] = f"{float(session[state.COST_FN]):g}"
+    # repr: the shortest text that reads back as exactly the same number
+    params[COST_FP] = repr(float(session[state.COST_FP]))
+    params[COST_FN] = repr(float(session[state.COST_FN]))
     params[RULE] = _RULES.get(session[state.RULE], "costs")
     if session[state.RULE] == state.RULE_TOP_K:
         params[TOP_K] = str(int(session[state.TOP_K]))
     if session[state.RULE] == state.RULE_THRESHOLD:
-        params[THRESHOLD] = f"{float(session[state.THRESHOLD]):g}"
+        params[THRESHOLD] = repr(float(session[state.THRESHOLD]))
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
 

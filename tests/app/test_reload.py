@@ -59,3 +59,12 @@ def test_a_url_that_names_nothing_known_starts_an_empty_session() -> None:
     assert not at.exception
     assert at.session_state[state.DATASET] is None and at.session_state[state.MODEL] is None
     assert at.session_state[state.COST_FP] == 1.0 and at.session_state[state.TOP_K] == 100
+
+
+def test_a_typed_threshold_comes_back_to_the_last_digit(labelled: bytes) -> None:
+    at = goto(train(upload(new_app(), ("train.csv", labelled))), "decisions")
+    at.radio(key=state.RULE_INPUT).set_value(state.RULE_THRESHOLD).run()
+    at.number_input(key=state.THRESHOLD_INPUT).set_value(0.123456789012).run()
+    again = reload(at)
+    assert again.session_state[state.RULE] == state.RULE_THRESHOLD
+    assert again.session_state[state.THRESHOLD] == 0.123456789012
