@@ -64,7 +64,7 @@ UNSEEN_MAJOR = 0.2
 MAJOR_FEATURES = 3
 MAJOR_FEATURES_SHARE = 0.1
 SHOWN_FEATURES = 3
-SAMPLED_USERS = 20_000
+SAMPLED_USERS = 10_000
 # The probabilities are binned where decisions are made, not by their deciles: most users are
 # near 0, and a model fitted on all users (the one that scores) puts them at 0.001 where its
 # cross-validation models said 0.002, a shift of no consequence that deciles would magnify.
@@ -134,26 +134,41 @@ def profile(X: pd.DataFrame, y: np.ndarray, oof_p: np.ndarray) -> dict[str, Any]
 # Measuring a log ---------------------------------------------------------------------------
 
 
-def _psi(reference: dict[str, Any], values: np.ndarray, n_reference: int) -> tuple[float, float]:
-    """PSI of ``values`` against a binned reference, and the PSI that is noise at this size.
+def _bin_counts(matrix: np.ndarray, references: list[dict[str, Any]]) -> list[np.ndarray]:
+    """For each column of ``matrix``, how many values fall in each bin of its reference, and
+    last how many are missing; all columns in one vectorised pass."""
+    width = max((len(r["edges"]) for r in references), default=0)
+    edges = np.full((len(references), width), np.inf)
+    for j, reference in enumerate(references):
+        edges[j, : len(reference["edges"])] = reference["edges"]
+    # A value's bin is the number of edges below it (as ``searchsorted``); padded edges are
+    # infinite, so no value reaches them. A missing value goes to the last slot.
+    below = np.zeros(matrix.shape, dtype=np.int64)
+    for k in range(width):  # a column of edges at a time: summing a short axis is slow
+        below += matrix > edges[:, k]
+    below[np.isnan(matrix)] = width + 1
+    slots = width + 2
+    flat = (np.arange(len(references)) * slots + below).ravel()
+    counts = np.bincount(flat, minlength=len(references) * slots).reshape(-1, slots)
+    return [
+        np.append(counts[j, : len(r["edges"]) + 1], counts[j, -1]) for j, r in enumerate(references)
+    ]
+
+
+def _psi(reference: dict[str, Any], counts: np.ndarray, n_reference: int) -> tuple[float, float]:
+    """PSI of binned ``counts`` (:func:`_bin_counts`) against a binned reference, and the PSI
+    that is noise at this size.
 
     Empty bins get half a user on both sides, so a bin no training user fell in does not
     make the index infinite.
     """
-    values = np.asarray(values, dtype=np.float64)
-    missing = np.isnan(values)
-    edges = np.asarray(reference["edges"], dtype=np.float64)
-    # The bin of each value is the number of edges below it (``searchsorted``); with ten
-    # edges a comparison is several times faster.
-    below = (values[~missing, None] > edges).sum(axis=1)
-    counts = np.bincount(below, minlength=edges.size + 1)
-    observed = np.append(counts, missing.sum()).astype(np.float64)
+    observed = counts.astype(np.float64)
     expected = np.append(
         np.asarray(reference["shares"], dtype=np.float64), reference.get("missing") or 0.0
     )
     used = (expected > 0) | (observed > 0)
     observed, expected = observed[used], expected[used]
-    n = max(len(values), 1)
+    n = max(int(counts.sum()), 1)
     o = (observed + 0.5) / (n + 0.5 * observed.size)
     e = (expected * n_reference + 0.5) / (n_reference + 0.5 * expected.size)
     psi = float(np.sum((o - e) * np.log(o / e)))
@@ -247,17 +262,22 @@ def measure(model: Any, log: Any, X: pd.DataFrame | None, p: np.ndarray) -> Meas
     probability = None
     psis: list[float] = []
     if prof and n_ref:
+        references = {
+            name: reference
+            for name, reference in (prof.get("features") or {}).items()
+            if f"_{OTHER}_" not in name and name in X.columns  # unseen values: see below
+        }
+        matrix = X[list(references)].to_numpy(dtype=np.float64)
         rows = _sample(len(X))
-        for name, reference in (prof.get("features") or {}).items():
-            if f"_{OTHER}_" in name or name not in X.columns:
-                continue  # unseen values are reported, by name, below
-            values = X[name].to_numpy(dtype=np.float64)
-            if rows is not None:
-                values = values[rows]
-            psi, noise = _psi(reference, values, n_ref)
+        if rows is not None:
+            matrix = matrix[rows]
+        counted = _bin_counts(matrix, list(references.values()))
+        for j, (name, reference) in enumerate(references.items()):
+            psi, noise = _psi(reference, counted[j], n_ref)
             psis.append(psi)
             level = _level(psi, noise)
             if level:
+                values = matrix[:, j]
                 features.append(
                     {
                         "feature": name,
@@ -266,14 +286,15 @@ def measure(model: Any, log: Any, X: pd.DataFrame | None, p: np.ndarray) -> Meas
                         "noise": round(noise, 4),
                         "level": level,
                         "median_training": (reference.get("deciles") or [None] * 9)[4],
-                        "median_here": _number(np.nanmedian(values))
-                        if not np.isnan(values).all()
-                        else None,
+                        "median_here": None
+                        if np.isnan(values).all()
+                        else _number(np.nanmedian(values)),
                     }
                 )
         features.sort(key=lambda f: f["psi"] - f["noise"], reverse=True)
         if prof.get("probability"):
-            psi, noise = _psi(prof["probability"], p, n_ref)
+            (counts,) = _bin_counts(np.asarray(p, dtype=np.float64)[:, None], [prof["probability"]])
+            psi, noise = _psi(prof["probability"], counts, n_ref)
             probability = {
                 "psi": round(psi, 4),
                 "noise": round(noise, 4),
