@@ -143,7 +143,7 @@ def test_errors_over_http_are_json_and_the_server_keeps_serving(server, trained)
     missing = client.post("/predict", files={"file": ("x.csv", b"UserId,Event\nu,click_ad\n")})
     assert (unknown.status_code, garbage.status_code, missing.status_code) == (404, 422, 422)
     assert "No model named 'nobody'" in unknown.json()["detail"]
-    assert garbage.json()["detail"].startswith("CSV body is a binary file")
+    assert garbage.json()["detail"].startswith("CSV body is not a CSV file: it is not text")
     assert missing.json()["detail"].startswith("x.csv has no column 'Category'")
     assert client.get("/health").status_code == 200
 
