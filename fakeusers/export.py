@@ -111,13 +111,14 @@ def flagged_table(
     return frame
 
 
-def to_csv(frame: pd.DataFrame) -> bytes:
+def to_csv(frame: pd.DataFrame, *, for_spreadsheets: bool = True) -> bytes:
     """Write a table as UTF-8 CSV (RFC 4180) with formula-like text cells neutralised.
 
     Numeric and boolean columns are written as they are; every other column is text, and
     each of its cells goes through :func:`neutralise`. Missing text stays empty. Lines end
     in CRLF, so a cell holding a line break or a carriage return is always quoted and stays
-    one cell.
+    one cell. With ``for_spreadsheets=False`` no cell is changed: the file is for tools that
+    need the exact IDs (a blocking tool), never to be opened in a spreadsheet.
 
     Examples
     --------
@@ -125,7 +126,7 @@ def to_csv(frame: pd.DataFrame) -> bytes:
     "UserId,p\\r\\n'=1+2,0.5\\r\\n7,-1.0\\r\\n"
     """
     safe = frame.copy()
-    for name in safe.columns:
+    for name in safe.columns if for_spreadsheets else ():
         column = safe[name]
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             continue

@@ -22,7 +22,9 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Real
@@ -337,11 +339,41 @@ class ScoredLog:
         shown = self.reasons(users) if reasons else None
         return flagged_table(self.user_ids, self.p, self.n_events, users, shown)
 
-    def flagged_csv(self) -> bytes:
-        """The flagged users as a spreadsheet-safe CSV, riskiest first, with reasons."""
+    def flagged_csv(self, *, for_spreadsheets: bool = True) -> bytes:
+        """The flagged users as CSV, riskiest first, with reasons.
+
+        For spreadsheets (the default) cells that a spreadsheet would run as a formula are
+        neutralised; otherwise the IDs are exactly as read, for a blocking tool.
+        """
         from fakeusers.export import to_csv
 
-        return to_csv(self.table(reasons=True))
+        return to_csv(self.table(reasons=True), for_spreadsheets=for_spreadsheets)
+
+    def download_name(self, when: dt.datetime, *, exact_ids: bool = False) -> str:
+        """A file name that says what the flagged list is: log, model, rule and time.
+
+        Examples
+        --------
+        ``flagged-demo-june@2-M1-F9-20261129-1130.csv``; ``...-exact-ids.csv`` for the exact
+        form.
+        """
+        rule = self.rule
+        if rule is None:
+            said = "scores"
+        elif rule.top_k is not None:
+            said = f"top{rule.top_k}"
+        elif rule.typed_threshold is not None:
+            said = f"t{rule.typed_threshold:g}"
+        else:
+            said = f"M{rule.cost_fp:g}-F{rule.cost_fn:g}"
+        log = (
+            self.log.report.files[0].rsplit("/", 1)[-1].split(".")[0]
+            if self.log.report.files
+            else "log"
+        )
+        parts = ["flagged", log, self.model_ref or "unsaved", said, f"{when:%Y%m%d-%H%M}"]
+        name = "-".join(re.sub(r"[^A-Za-z0-9@._+-]+", "_", part) for part in parts)
+        return name + ("-exact-ids.csv" if exact_ids else ".csv")
 
 
 def score_log(

@@ -202,9 +202,10 @@ def read(sources: Sequence[tuple[str, bytes]]) -> Dataset:
 
 @st.cache_resource(show_spinner="Scoring users ...", max_entries=4)
 def _scored(
-    data_key: str, model_key: str, _log: reading.Log, _model: TrainedModel
+    data_key: str, model_key: str, model_ref: str | None, _log: reading.Log, _model: TrainedModel
 ) -> scoring.ScoredLog:
-    return scoring.score_log(_log, _model)
+    # The name is part of the key: a model saved after scoring is named in downloads.
+    return scoring.score_log(_log, _model, model_ref=model_ref)
 
 
 def scored_log() -> scoring.ScoredLog | None:
@@ -218,7 +219,7 @@ def scored_log() -> scoring.ScoredLog | None:
     loaded, current = dataset(), active_model()
     if loaded is None or current is None:
         return None
-    return _scored(loaded.key, current.key, loaded.log, current.model)
+    return _scored(loaded.key, current.key, current.name, loaded.log, current.model)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

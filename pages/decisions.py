@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import math
 
 import streamlit as st
@@ -222,15 +224,36 @@ def flagged_list(scored: ScoredLog) -> None:
         )
     else:
         st.info("Nobody is flagged with these settings.")
-    download_col.download_button(
+    now = dt.datetime.now(dt.UTC)
+    spreadsheet, exact = download_col.columns(2)
+    spreadsheet.download_button(
         "Download flagged users (CSV)",
         data=scored.flagged_csv,  # built only when clicked
-        file_name="flagged_users.csv",
+        file_name=scored.download_name(now),
         mime="text/csv",
         on_click="ignore",
         icon=":material/download:",
         disabled=ranked.size == 0,
+        help="For spreadsheets: an ID a spreadsheet would run as a formula gets a leading "
+        "apostrophe.",
     )
+    exact.download_button(
+        "Exact IDs for blocking tools (CSV)",
+        data=functools.partial(scored.flagged_csv, for_spreadsheets=False),
+        file_name=scored.download_name(now, exact_ids=True),
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/block:",
+        disabled=ranked.size == 0,
+        help="IDs exactly as in the log, for a blocking tool. Do not open it in a spreadsheet.",
+    )
+    if ranked.size:
+        rule = scored.rule.describe() if scored.rule is not None else "no rule"
+        st.caption(
+            f"The downloads hold {ranked.size:,} users flagged by model "
+            f"{scored.model_ref or '(trained here, not saved)'} at {rule}, "
+            f"{now:%Y-%m-%d %H:%M} UTC; the file name says the same."
+        )
 
 
 @st.fragment

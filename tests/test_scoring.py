@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import numpy as np
@@ -183,3 +184,23 @@ def test_score_sources_names_the_model_and_refuses_an_unknown_one_before_reading
     assert scored.model_ref == "june@1" and scored.decision.n_flagged == 3
     with pytest.raises(ModelNotFoundError, match="No model named 'nope'"):
         score_sources([tmp_path / "missing.csv"], store=store, model="nope")
+
+
+def test_the_flagged_list_comes_in_two_forms_named_after_what_it_holds():
+    model = trained(N_EVENTS, seed=1, timestamps=False)
+    columns = {
+        "UserId": ["=HYPERLINK(1)"] * 30 + ["-5"] * 20,
+        "Event": ["click_ad", "send_email"] * 15 + ["phone_call"] * 20,
+        "Category": ["Motor"] * 50,
+    }
+    log = read_logs([("export 2026-11.csv", table_bytes(columns))])
+    scored = score_log(log, model, Rule.of(cost_fp=1, cost_fn=9, top_k=2), model_ref="june@2")
+    spreadsheet = list(csv.DictReader(io.StringIO(scored.flagged_csv().decode())))
+    exact = list(csv.DictReader(io.StringIO(scored.flagged_csv(for_spreadsheets=False).decode())))
+    assert [r["UserId"] for r in spreadsheet] == ["'=HYPERLINK(1)", "'-5"]
+    assert [r["UserId"] for r in exact] == ["=HYPERLINK(1)", "-5"], "exact, for blocking tools"
+    when = dt.datetime(2026, 11, 29, 11, 30)
+    assert scored.download_name(when) == "flagged-export_2026-11-june@2-top2-20261129-1130.csv"
+    assert scored.download_name(when, exact_ids=True).endswith("-20261129-1130-exact-ids.csv")
+    costs = scored.with_rule(Rule.of(cost_fp=1, cost_fn=9)).download_name(when)
+    assert costs == "flagged-export_2026-11-june@2-M1-F9-20261129-1130.csv"

@@ -173,7 +173,7 @@ def scored(at: AppTest) -> scoring.ScoredLog:
     )
 
 
-def download_button(at: AppTest):
-    """The Decisions page's one download button."""
-    (button,) = at.get("download_button")
+def download_button(at: AppTest, label: str = "Download flagged users (CSV)"):
+    """One of the Decisions page's download buttons, by its label."""
+    (button,) = [b for b in at.get("download_button") if b.proto.label == label]
     return button

@@ -139,7 +139,7 @@ def test_download_button_is_there_and_builds_nothing_until_clicked(
     built = []
     original = scoring.ScoredLog.flagged_csv
     monkeypatch.setattr(
-        scoring.ScoredLog, "flagged_csv", lambda self: built.append(1) or original(self)
+        scoring.ScoredLog, "flagged_csv", lambda self, **kw: built.append(1) or original(self, **kw)
     )
     at = set_costs(decisions_page(labelled, labelled_other), 1, 9)
     assert_clean(at)
@@ -147,12 +147,17 @@ def test_download_button_is_there_and_builds_nothing_until_clicked(
     assert button.label == "Download flagged users (CSV)"
     assert not button.proto.disabled
     assert button.proto.HasField("deferred_file_id"), "the CSV is built when clicked"
+    exact = download_button(at, "Exact IDs for blocking tools (CSV)")
+    assert not exact.proto.disabled and exact.proto.HasField("deferred_file_id")
     assert built == [], "not on every rerun"
+    (caption,) = [c.value for c in at.caption if c.value.startswith("The downloads hold")]
+    assert "flagged by model (trained here, not saved) at threshold M/(M+F) = 0.1000" in caption
 
     at.radio(key=state.RULE_INPUT).set_value(state.RULE_TOP_K).run()
     at.number_input(key=state.TOP_K_INPUT).set_value(0).run()
     assert metric(at, "Users flagged") == "0"
     assert download_button(at).proto.disabled, "nothing to download"
+    assert download_button(at, "Exact IDs for blocking tools (CSV)").proto.disabled
     assert built == []
 
 
