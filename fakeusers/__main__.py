@@ -160,10 +160,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
         summary += f"; flagged {scored.decision.n_flagged:,} by {rule.describe()}"
         if rule.has_costs:
             summary += f", {_expected_cost(scored.decision)}"
+    if args.reasons:
+        from fakeusers.export import REASON_COLUMNS
+
+        reasons = scored.reasons(np.arange(scored.n_users))
+        for r, name in enumerate(REASON_COLUMNS):
+            columns[name] = [rs[r].text if r < len(rs) else "" for rs in reasons]
     table = pa.table(columns)
     # IDs stay exactly as read (no spreadsheet neutralisation: this file is for machines);
-    # quote them only when a delimiter, quote or line break in an ID requires it.
-    needs_quotes = pc.any(pc.match_substring_regex(table["UserId"], '[,"\r\n]')).as_py()
+    # quote them only when a delimiter, quote or line break in an ID requires it. Reasons
+    # never start with a formula character (fakeusers.reasons.value_words) but hold commas.
+    needs_quotes = (
+        args.reasons or pc.any(pc.match_substring_regex(table["UserId"], '[,"\r\n]')).as_py()
+    )
     options = pacsv.WriteOptions(
         include_header=False, quoting_style="needed" if needs_quotes else "none"
     )
@@ -400,7 +409,7 @@ def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "predict",
         parents=[common],
-        help="score logs: writes UserId,is_fake_probability[,flagged]",
+        help="score logs: writes UserId,is_fake_probability[,flagged][,reason_1..3]",
         usage="python -m fakeusers predict LOGS... OUTPUT.csv [options]",
     )
     p.add_argument(
@@ -410,6 +419,12 @@ def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
         help="one or more input logs (.csv, .csv.gz), then the output file (.csv)",
     )
     _decision_options(p)
+    p.add_argument(
+        "--reasons",
+        action="store_true",
+        help="add reason_1..reason_3: why each user scores as they do, in words "
+        "(the features that push them towards fake, against the model's real training users)",
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", parents=[common], help="metrics of a model on labelled logs")

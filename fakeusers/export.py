@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 __all__ = [
     "COLUMNS",
     "FORMULA_PREFIXES",
+    "REASON_COLUMNS",
     "flagged_table",
     "neutralise",
     "rank_flagged",
@@ -27,8 +28,10 @@ __all__ = [
 #: Characters that make a spreadsheet treat a cell as a formula (OWASP CSV Injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
+#: The reason columns: the three features that push a user towards fake the most, in words.
+REASON_COLUMNS = ("reason_1", "reason_2", "reason_3")
 #: Columns of the flagged-users table, in order.
-COLUMNS = ("UserId", "is_fake_probability", "events", "top_reason")
+COLUMNS = ("UserId", "is_fake_probability", "events", *REASON_COLUMNS)
 
 
 def neutralise(text: str) -> str:
@@ -77,7 +80,7 @@ def flagged_table(
     p: ArrayLike,
     n_events: ArrayLike,
     idx: ArrayLike,
-    reasons: list[str] | None = None,
+    reasons: list[list[str]] | None = None,
 ) -> pd.DataFrame:
     """Rows of the flagged-users table for the users ``idx``, in that order.
 
@@ -87,14 +90,16 @@ def flagged_table(
         Per user: ID, probability of being fake, number of events in the log.
     idx : array-like of int
         Which users, in display order (typically a slice of :func:`rank_flagged`).
-    reasons : list of str, optional
-        The top reason of each user of ``idx`` (see :func:`fakeusers.explain.top_reasons`).
-        Without it the table has no ``top_reason`` column.
+    reasons : list of list of str, optional
+        Up to three reasons of each user of ``idx``, strongest first (the ``text`` of
+        :func:`fakeusers.reasons.explain_in_words`). Without it the table has no reason
+        columns.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``UserId, is_fake_probability, events`` and, with reasons, ``top_reason``.
+        Columns ``UserId, is_fake_probability, events`` and, with reasons, ``reason_1`` to
+        ``reason_3`` (empty where a user has fewer reasons).
     """
     idx = np.asarray(idx, dtype=np.int64)
     frame = pd.DataFrame(
@@ -107,7 +112,8 @@ def flagged_table(
     if reasons is not None:
         if len(reasons) != len(idx):
             raise ValueError(f"{len(reasons)} reasons for {len(idx)} users")
-        frame["top_reason"] = pd.Series(reasons, dtype=object)
+        for r, name in enumerate(REASON_COLUMNS):
+            frame[name] = pd.Series([rs[r] if r < len(rs) else "" for rs in reasons], dtype=object)
     return frame
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 from fakeusers.decisions import CostCurve, Decision, cost_threshold, decide
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import Log, Source, read_logs
+from fakeusers.reasons import Reason
 
 __all__ = ["Rule", "ScoredLog", "score_log", "score_sources"]
 
@@ -283,7 +284,7 @@ class ScoredLog:
     def _reference(self) -> pd.Series | None:
         from fakeusers import explain
 
-        if self.model.model_type != "boosting":
+        if not explain.needs_reference(self.model):
             return None
         return explain.reference_values(self.model, self.log)
 
@@ -295,12 +296,20 @@ class ScoredLog:
         X = explain.user_features(self.log, self.model.vocabulary, users)
         return X, explain.contributions(self.model, X, self._reference)
 
-    def reasons(self, users: Sequence[int]) -> list[str]:
-        """For each of ``users``, the feature that pushes their probability up the most."""
-        from fakeusers import explain
+    def reasons(self, users: Sequence[int]) -> list[list[Reason]]:
+        """For each of ``users``, the (up to) three features that push them towards fake the
+        most, in words against the real users the model was trained on."""
+        from fakeusers.reasons import explain_in_words
 
         X, contrib = self.explain(users)
-        return explain.top_reasons(contrib, X)
+        percentiles = (self.model.profile or {}).get("real_percentiles")
+        return explain_in_words(contrib, X, percentiles)
+
+    def explanation_method(self) -> str:
+        """How the contributions behind the reasons are computed, for a caption."""
+        from fakeusers import explain
+
+        return explain.method(self.model)
 
     @_shared
     def importance(self) -> tuple[pd.Series, str, str]:
@@ -331,12 +340,12 @@ class ScoredLog:
         """Rows for some users (default: the flagged ones, riskiest first).
 
         Columns ``UserId, is_fake_probability, events`` and, with ``reasons``,
-        ``top_reason``.
+        ``reason_1`` to ``reason_3`` in words.
         """
         from fakeusers.export import flagged_table
 
         users = self.ranked_flagged if users is None else np.asarray(users, dtype=np.int64)
-        shown = self.reasons(users) if reasons else None
+        shown = [[r.text for r in rs] for rs in self.reasons(users)] if reasons else None
         return flagged_table(self.user_ids, self.p, self.n_events, users, shown)
 
     def flagged_csv(self, *, for_spreadsheets: bool = True) -> bytes:

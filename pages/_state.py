@@ -31,6 +31,7 @@ import streamlit as st
 from fakeusers import reading, scoring
 from fakeusers.errors import FakeusersError
 from fakeusers.models import TrainedModel
+from fakeusers.reasons import Reason
 from fakeusers.store import StoredModel
 
 DEMO_CSV = Path(__file__).resolve().parents[1] / "data" / "demo.csv"
@@ -222,35 +223,37 @@ def scored_log() -> scoring.ScoredLog | None:
     return _scored(loaded.key, current.key, current.name, loaded.log, current.model)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _explained(
-    data_key: str, model_key: str, users: tuple[int, ...], _scored: scoring.ScoredLog
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return _scored.explain(users)
+@st.cache_data(show_spinner=False, max_entries=192)
+def _of_users(
+    what: str, data_key: str, model_key: str, users: tuple[int, ...], _scored: scoring.ScoredLog
+) -> Any:
+    if what == "table":
+        return _scored.table(users, reasons=True)
+    return getattr(_scored, what)(users)
 
 
-def explained(users: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``scored_log().explain(users)``: features and contributions, once per set of users.
+def _for_users(what: str, users: Sequence[int]) -> Any:
+    """``scored_log().<what>(users)``, once per set of users, data and model.
 
     Asked of the shared, rule-free scored log, so what it derives once (a boosting model's
-    reference values) serves every later rule.
+    reference values, when it needs them) serves every later rule.
     """
     loaded, current = dataset(), active_model()
     assert loaded is not None and current is not None
     users = tuple(int(u) for u in users)
-    return _explained(loaded.key, current.key, users, scored_log())
+    return _of_users(what, loaded.key, current.key, users, scored_log())
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _table(
-    data_key: str, model_key: str, users: tuple[int, ...], _scored: scoring.ScoredLog
-) -> pd.DataFrame:
-    return _scored.table(users, reasons=True)
+def explained(users: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features and contributions of some users (:meth:`ScoredLog.explain`)."""
+    return _for_users("explain", users)
 
 
 def table(users: Sequence[int]) -> pd.DataFrame:
-    """``scored_log().table(users, reasons=True)``, once per set of users."""
-    loaded, current = dataset(), active_model()
-    assert loaded is not None and current is not None
-    users = tuple(int(u) for u in users)
-    return _table(loaded.key, current.key, users, scored_log())
+    """Table rows of some users with their reasons (:meth:`ScoredLog.table`)."""
+    return _for_users("table", users)
+
+
+def reasons(users: Sequence[int]) -> list[list[Reason]]:
+    """Each user's reasons in words (:meth:`ScoredLog.reasons`)."""
+    return _for_users("reasons", users)

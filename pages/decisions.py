@@ -214,7 +214,9 @@ def flagged_list(scored: ScoredLog) -> None:
                 "P(fake)", format="%.3f", min_value=0.0, max_value=1.0
             ),
             "events": st.column_config.NumberColumn("events", format="localized"),
-            "top_reason": st.column_config.TextColumn("top reason (log-odds)"),
+            "reason_1": st.column_config.TextColumn("main reason", width="large"),
+            "reason_2": st.column_config.TextColumn("second reason"),
+            "reason_3": st.column_config.TextColumn("third reason"),
         },
     )
     if ranked.size:

@@ -113,14 +113,19 @@ def one_user() -> None:
     if scored is None:
         return
     with state.user_action("explaining this user's probability"):
+        reasons = state.reasons([user])[0]
+        st.markdown("**Why this user scores as they do**")
+        if reasons:
+            st.markdown("\n".join(f"{n}. {r.text}" for n, r in enumerate(reasons, 1)))
+        else:
+            st.markdown("No feature pushes this user towards fake.")
         X, contrib = state.explained([user])
         st.plotly_chart(plots.contributions_figure(contrib.iloc[0], X.iloc[0]))
-        how = (
-            "coefficient × standardised value: they add up to the log-odds exactly"
-            if scored.model.model_type == "logistic"
-            else "change in log-odds when the feature is set to the log's typical (median) value"
+        st.caption(
+            "“Real users” are the real users the model was trained on; “× more likely” is the "
+            f"factor on the odds of being fake. Contributions in log-odds: "
+            f"{scored.explanation_method()}."
         )
-        st.caption(f"Contributions in log-odds: {how}.")
 
 
 one_user()

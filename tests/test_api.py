@@ -887,3 +887,23 @@ def test_predict_says_whether_the_model_fits_the_log(api, scoring):
     )
     assert check["shifted_features"][0]["psi"] == check["psi_max"]
     assert any("send_email" in r or "click_ad" in r for r in check["reasons"])
+
+
+def test_predict_reasons_are_aligned_with_users_and_the_librarys_words(api, scoring):
+    response = api["client"].post(
+        "/predict", json={**columns(scoring["table"]), "reasons": True, "top_k": 5}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    stored = ModelStore(api["root"]).load(MODEL)
+    scored = score_log(read_logs(("score.csv", scoring["csv"])), stored.model)
+    expected = scored.reasons(range(scored.n_users))
+    assert len(body["reasons"]) == len(body["UserId"]) == len(expected)
+    assert body["reasons"] == [[r.to_dict() for r in rs] for rs in expected]
+    for flagged, reasons in zip(body["flagged"], body["reasons"], strict=True):
+        if flagged:
+            assert reasons and reasons[0]["odds_factor"] >= 1.1
+            assert reasons[0]["real_percentile"] is not None
+            assert "of real users" in reasons[0]["text"]
+    plain = api["client"].post("/predict", json=columns(scoring["table"])).json()
+    assert "reasons" not in plain, "reasons only when asked for"

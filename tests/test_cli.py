@@ -343,3 +343,42 @@ def test_predict_and_evaluate_warn_in_one_line_when_the_model_does_not_fit(works
         assert "flags" in warnings[0] and "training users" in warnings[0]
         assert "warning:" not in r.stdout
     assert read_csv(out)[0].keys() == {"UserId", "is_fake_probability", "flagged"}
+
+
+def test_predict_reasons_are_the_librarys_sentences_for_every_user(workspace):
+    """--reasons adds reason_1..3; the riskiest users' first reason compares them with the
+    model's real training users; a CSV reader reads the quoted sentences back whole."""
+    from fakeusers.reading import read_logs
+    from fakeusers.scoring import score_log
+
+    out = workspace["tmp"] / "reasons.csv"
+    r = run(
+        "predict",
+        str(workspace["score"]),
+        str(out),
+        "--top-k",
+        "10",
+        "--reasons",
+        "--models-dir",
+        str(workspace["store"]),
+    )
+    assert r.returncode == 0, r.stderr
+    rows = read_csv(out)
+    assert list(rows[0]) == [
+        "UserId",
+        "is_fake_probability",
+        "flagged",
+        "reason_1",
+        "reason_2",
+        "reason_3",
+    ]
+    model = ModelStore(workspace["store"]).load("first").model
+    scored = score_log(read_logs([workspace["score"]]), model)
+    expected = scored.reasons(range(scored.n_users))
+    assert [r["UserId"] for r in rows] == scored.user_ids.tolist()
+    for row, reasons in zip(rows, expected, strict=True):
+        texts = [x.text for x in reasons] + [""] * (3 - len(reasons))
+        assert [row["reason_1"], row["reason_2"], row["reason_3"]] == texts
+    flagged = [x for x in rows if x["flagged"] == "1"]
+    assert len(flagged) == 10
+    assert all("of real users" in x["reason_1"] and "more likely" in x["reason_1"] for x in flagged)

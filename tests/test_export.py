@@ -108,18 +108,20 @@ def test_rank_flagged_is_highest_risk_first_ties_in_log_order(p: np.ndarray, dat
 
 def test_flagged_table_rows_follow_the_given_users() -> None:
     table = flagged_table(
-        np.array(["u0", "u1", "u2"]), [0.1, 0.9, 0.5], [3, 4, 5], [1, 2], ["why 1", "why 2"]
+        np.array(["u0", "u1", "u2"]), [0.1, 0.9, 0.5], [3, 4, 5], [1, 2], [["why 1"], []]
     )
     assert list(table.columns) == list(COLUMNS)
     assert table.to_dict("list") == {
         "UserId": ["u1", "u2"],
         "is_fake_probability": [0.9, 0.5],
         "events": [4, 5],
-        "top_reason": ["why 1", "why 2"],
+        "reason_1": ["why 1", ""],
+        "reason_2": ["", ""],
+        "reason_3": ["", ""],
     }
     assert list(flagged_table(["a"], [0.5], [1], [0]).columns) == list(COLUMNS[:3])
     with pytest.raises(ValueError, match="2 reasons for 1 users"):
-        flagged_table(["a"], [0.5], [1], [0], ["x", "y"])
+        flagged_table(["a"], [0.5], [1], [0], [["x"], ["y"]])
 
 
 def test_empty_list_is_a_header_only_csv() -> None:

@@ -152,7 +152,8 @@ def test_the_flagged_list_is_riskiest_first_with_reasons_and_safe_for_spreadshee
     assert [r["UserId"] for r in rows] == ["'=HYPERLINK(1)", "plain"]
     probabilities = [float(r["is_fake_probability"]) for r in rows]
     assert probabilities == sorted(probabilities, reverse=True)
-    assert all(r["top_reason"] for r in rows)
+    assert all(r["reason_1"] for r in rows)
+    assert all("of real users" in r["reason_1"] for r in rows)
 
 
 def test_users_can_be_found_by_part_of_their_id_riskiest_first(model, other_log):
@@ -172,7 +173,9 @@ def test_importance_and_reasons_for_both_model_types(other_log):
         values, title, unit = scored.importance
         assert list(values.index) == model.feature_names and title and unit
         assert np.isfinite(values.to_numpy()).all()
-        assert len(scored.reasons(scored.order[:5])) == 5
+        reasons = scored.reasons(scored.order[:5])
+        assert len(reasons) == 5 and all(1 <= len(rs) <= 3 for rs in reasons)
+        assert all("more likely" in r.text for rs in reasons for r in rs)
 
 
 def test_score_sources_names_the_model_and_refuses_an_unknown_one_before_reading(tmp_path, model):

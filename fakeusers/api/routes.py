@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +27,7 @@ from fakeusers.api.schemas import (
     ModelType,
     PredictOptions,
     PredictResponse,
+    Reason,
     TrainResponse,
     predict_body_doc,
 )
@@ -221,10 +223,10 @@ def _predict(
     name, version = store.resolve(options.model)
     logs = bounded_sources(sources, limit)
     scored = score_sources(logs, store=store, model=f"{name}@{version}", rule=rule)
-    return PredictResponse.model_construct(**_rendered(scored))
+    return PredictResponse.model_construct(**_rendered(scored, reasons=bool(options.reasons)))
 
 
-def _rendered(scored: ScoredLog) -> dict[str, Any]:
+def _rendered(scored: ScoredLog, *, reasons: bool = False) -> dict[str, Any]:
     """The fields of a ``/predict`` answer; decision fields only with a rule."""
     result: dict[str, Any] = {
         "model": scored.model_ref,
@@ -245,4 +247,9 @@ def _rendered(scored: ScoredLog) -> dict[str, Any]:
         if scored.rule.has_costs:
             result["expected_cost"] = decision.expected_cost
             result["expected_cost_interval"] = list(decision.expected_cost_interval)
+    if reasons:
+        everyone = np.arange(scored.n_users)
+        result["reasons"] = [
+            [Reason.model_construct(**r.to_dict()) for r in rs] for rs in scored.reasons(everyone)
+        ]
     return result

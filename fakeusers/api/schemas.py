@@ -102,6 +102,11 @@ class PredictOptions(BaseModel):
         "(expected_cost).",
         examples=[0.25],
     )
+    reasons: bool | None = Field(
+        None,
+        description="true: also answer `reasons`: for every user, up to three features that push "
+        "them towards fake, in words against the model's real training users.",
+    )
 
 
 class PredictRequest(PredictOptions):
@@ -206,6 +211,28 @@ class Applicability(BaseModel):
     )
 
 
+class Reason(BaseModel):
+    """One feature that pushes a user towards fake, in words and in numbers."""
+
+    feature: str = Field(description="The feature's name.", examples=["category_switches"])
+    value: float | None = Field(description="The user's value; null when missing.")
+    contribution: float = Field(
+        description="Its push on the log-odds of being fake (they add up to the model's log-odds)."
+    )
+    odds_factor: float = Field(description="exp(contribution): the factor on the odds.")
+    real_percentile: float | None = Field(
+        description="Where the value falls among the model's real training users, in percent; "
+        "null when the model card has no percentiles."
+    )
+    text: str = Field(
+        description="All of it as one sentence.",
+        examples=[
+            "34 category switches in 42 events: more than 99% of real users; makes being fake "
+            "9.8× more likely"
+        ],
+    )
+
+
 class PredictResponse(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -291,6 +318,11 @@ class PredictResponse(BaseModel):
     applicability: Applicability = Field(
         description="Whether the model fits this log, and why: read `status` before acting on "
         "the flags."
+    )
+    reasons: list[list[Reason]] | None = Field(
+        None,
+        description="Only with reasons=true: aligned with UserId, each user's reasons, "
+        "strongest first (an empty list when no feature pushes the user towards fake).",
     )
 
 
