@@ -122,6 +122,9 @@ def test_whole_analyst_session(
         open_page(page, "Users")
         charts_drawn(page, 9)
         page.get_by_text("What pushes this user").first.wait_for()
+        page.get_by_text("Why this user scores as they do").wait_for()
+        # The riskiest user is shown first: their reasons compare them with real users.
+        expect(page.get_by_text("of real users; makes being fake").first).to_be_visible()
         screenshot(page, screenshots, "users")
 
         open_page(page, "Decisions")
