@@ -59,6 +59,12 @@ def _split_output(paths: Sequence[str]) -> tuple[list[str], Path]:
     return inputs, output
 
 
+def _database(args: argparse.Namespace):
+    from fakeusers.database import Database
+
+    return Database(getattr(args, "db_url", None))
+
+
 def _rule(args: argparse.Namespace):
     from fakeusers.scoring import Rule
 
@@ -83,7 +89,14 @@ def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
             "--model NAME[@VERSION])."
         )
     _progress_if_large(inputs, f"Reading {', '.join(inputs)} ...")
-    scored = score_sources(inputs, store=store, model=args.model, rule=rule)
+    verdicts = {}
+    if rule is not None and not args.no_verdicts:
+        from fakeusers.verdicts import held_verdicts
+
+        verdicts, problem = held_verdicts(_database(args))
+        if problem:
+            _progress(f"warning: {problem}")
+    scored = score_sources(inputs, store=store, model=args.model, rule=rule, verdicts=verdicts)
     for warning in scored.log.report.warnings:
         _progress(f"Warning: {warning}")
     for note in scored.notes():
@@ -157,7 +170,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     summary = f"Scored {scored.n_users:,} users with model '{scored.model_ref}'"
     if scored.decision is not None:
         columns["flagged"] = scored.decision.flagged.astype(np.int8)
+        columns["why"] = scored.why.astype(str)
         summary += f"; flagged {scored.decision.n_flagged:,} by {rule.describe()}"
+        if scored.verdicts is not None:
+            held = scored.verdicts
+            summary += (
+                f" and analysts' verdicts ({int((held == 1).sum()):,} confirmed fake, "
+                f"{int((held == 0).sum()):,} cleared)"
+            )
         if rule.has_costs:
             summary += f", {_expected_cost(scored.decision)}"
     if args.reasons:
@@ -403,13 +423,19 @@ def _decision_options(p: argparse.ArgumentParser) -> None:
         help="flag p >= T, a threshold typed directly (not with --top-k); costs, if given, "
         "price it",
     )
+    p.add_argument(
+        "--no-verdicts",
+        action="store_true",
+        help="ignore analysts' verdicts (by default, with a rule, confirmed fakes are always "
+        "flagged and cleared users never)",
+    )
 
 
 def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "predict",
         parents=[common],
-        help="score logs: writes UserId,is_fake_probability[,flagged][,reason_1..3]",
+        help="score logs: writes UserId,is_fake_probability[,flagged,why][,reason_1..3]",
         usage="python -m fakeusers predict LOGS... OUTPUT.csv [options]",
     )
     p.add_argument(
@@ -459,6 +485,96 @@ def _models_parser(sub, common: argparse.ArgumentParser) -> None:
     q.set_defaults(func=cmd_rollback)
 
 
+def _review_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "review", parents=[common], help="import and export verdicts; the audit trail"
+    )
+    review = p.add_subparsers(dest="review_command", metavar="SUBCOMMAND", required=True)
+    q = review.add_parser(
+        "import",
+        parents=[common],
+        help="record verdicts from UserId,verdict[,note] (fake|real), all or none",
+    )
+    q.add_argument("file", metavar="VERDICTS.csv")
+    q.add_argument(
+        "--analyst", help="who decided (default: your login name), recorded as unverified"
+    )
+    q.add_argument(
+        "--as",
+        dest="as_verdict",
+        choices=["fake", "real"],
+        help="a block list (fake) or an allow list (real): one verdict for every listed user",
+    )
+    q.set_defaults(func=cmd_review_import)
+    q = review.add_parser(
+        "export", parents=[common], help="the verdict that holds per user, as CSV"
+    )
+    q.add_argument("output", metavar="OUT.csv")
+    q.set_defaults(func=cmd_review_export)
+    q = review.add_parser("log", parents=[common], help="the audit trail, newest first, as CSV")
+    q.add_argument("output", metavar="OUT.csv")
+    q.add_argument("--action", help="only this action (verdict, revert, import, download, ...)")
+    q.add_argument("--actor", help="only what this analyst or key did")
+    q.set_defaults(func=cmd_review_log)
+
+
+def _csv_output(path: str) -> Path:
+    output = Path(path)
+    if not output.name.lower().endswith(".csv"):
+        raise FakeusersError(f"{output} must end in .csv.")
+    if not output.parent.exists():
+        raise FakeusersError(f"Folder {output.parent} does not exist; create it or choose another.")
+    return output
+
+
+def cmd_review_import(args: argparse.Namespace) -> int:
+    import getpass
+
+    from fakeusers.audit import Actor
+    from fakeusers.verdicts import VerdictStore, parse_verdicts
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FakeusersError(f"Cannot read {path}: {exc.strerror}.") from None
+    entries = parse_verdicts(data, path.name, verdict=args.as_verdict)
+    analyst = Actor.named(args.analyst or getpass.getuser())
+    db = _database(args)
+    n = VerdictStore(db).record(entries, analyst, source="import", detail=f"from {path.name}")
+    fake = sum(e.verdict == "fake" for e in entries)
+    print(
+        f"Imported {n:,} verdicts ({fake:,} fake, {n - fake:,} real) from {path} into "
+        f"{db.shown} as {analyst.name} (unverified)."
+    )
+    return 0
+
+
+def cmd_review_export(args: argparse.Namespace) -> int:
+    from fakeusers.atomic import write_atomic
+    from fakeusers.verdicts import VerdictStore
+
+    output = _csv_output(args.output)
+    store = VerdictStore(_database(args))
+    data = store.to_csv(for_spreadsheets=False)
+    write_atomic(output, lambda fh: fh.write(data))
+    rows = data.count(b"\n") - 1
+    print(f"Wrote {rows:,} verdicts to {output}.")
+    return 0
+
+
+def cmd_review_log(args: argparse.Namespace) -> int:
+    from fakeusers.atomic import write_atomic
+    from fakeusers.audit import AuditTrail
+
+    output = _csv_output(args.output)
+    data = AuditTrail(_database(args)).to_csv(action=args.action, actor=args.actor)
+    write_atomic(output, lambda fh: fh.write(data))
+    rows = data.count(b"\n") - 1
+    print(f"Wrote {rows:,} audit entries to {output}.")
+    return 0
+
+
 def _other_parsers(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("demo-data", help="write a synthetic labelled log")
     p.add_argument("output", metavar="OUTPUT.csv", help="where to write it (.csv or .csv.gz)")
@@ -489,6 +605,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the model store (default: $FAKEUSERS_MODELS_DIR, else ./models)",
     )
+    common.add_argument(
+        "--db-url",
+        metavar="URL",
+        help="the review database of verdicts and the audit trail (default: "
+        "$FAKEUSERS_DB_URL, else sqlite:///data/fakeusers.db)",
+    )
     parser = _Parser(
         prog="python -m fakeusers",
         description="Find the fake users in click logs and decide, in money, whom to block.",
@@ -497,6 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub, common)
     _scoring_parsers(sub, common)
     _models_parser(sub, common)
+    _review_parser(sub, common)
     _other_parsers(sub, common)
     return parser
 

@@ -664,6 +664,7 @@ def decide(
     top_k: int | None = None,
     y_true: ArrayLike | None = None,
     threshold: float | None = None,
+    forced: ArrayLike | None = None,
 ) -> Decision:
     """Decide whom to flag: by costs, by review capacity, or by a threshold typed directly.
 
@@ -681,6 +682,11 @@ def decide(
     threshold : float, optional
         When given, flag ``p >= threshold`` instead of ``p >= M / (M + F)``; the costs
         still price the decision. Not with ``top_k``.
+    forced : array-like of int, shape (n,), optional
+        Analysts' verdicts: 1 (confirmed fake) is always flagged, 0 (cleared) never, -1 as
+        the rule says. The top K are then chosen among users without a verdict, and the
+        expected cost counts a verdict as certain (no cost for a flagged confirmed fake or a
+        cleared user let through).
 
     Returns
     -------
@@ -710,11 +716,23 @@ def decide(
         raise FakeusersError(
             "Flag either the top K users or the users above a threshold, not both."
         )
+    known = None
+    if forced is not None:
+        known = np.asarray(forced, dtype=np.int8)
+        _check_same_length(arr, "probabilities", known, "verdicts")
     if top_k is not None:
-        flagged = flag_top_k(arr, top_k)
+        if known is None:
+            flagged = flag_top_k(arr, top_k)
+        else:  # the K are chosen among the users without a verdict
+            free = np.flatnonzero(known < 0)
+            flagged = np.zeros(arr.size, dtype=bool)
+            flagged[free] = flag_top_k(arr[free], top_k)
     else:
         threshold = cost_threshold(m, f) if threshold is None else _check_threshold(threshold)
         flagged = arr >= threshold
+    if known is not None:
+        flagged = (flagged & (known != 0)) | (known == 1)
+        arr = np.where(known == 1, 1.0, np.where(known == 0, 0.0, arr))
     n_flagged = int(np.count_nonzero(flagged))
     return Decision(
         threshold=threshold,

@@ -8,6 +8,7 @@ the dashboard shows the message on the page.
 from __future__ import annotations
 
 __all__ = [
+    "DatabaseUnavailableError",
     "FakeusersError",
     "InputTooLargeError",
     "ModelExistsError",
@@ -43,3 +44,8 @@ class ModelUnusableError(FakeusersError):
 
 class StoreUnavailableError(FakeusersError):
     """The model store cannot be read or written (API: 503)."""
+
+
+class DatabaseUnavailableError(FakeusersError):
+    """The review database (verdicts, audit trail) cannot be opened, read or written
+    (API: 503). Scoring does not depend on it."""

@@ -31,7 +31,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 #: The reason columns: the three features that push a user towards fake the most, in words.
 REASON_COLUMNS = ("reason_1", "reason_2", "reason_3")
 #: Columns of the flagged-users table, in order.
-COLUMNS = ("UserId", "is_fake_probability", "events", *REASON_COLUMNS)
+COLUMNS = ("UserId", "is_fake_probability", "events", "why", *REASON_COLUMNS)
 
 
 def neutralise(text: str) -> str:
@@ -81,6 +81,7 @@ def flagged_table(
     n_events: ArrayLike,
     idx: ArrayLike,
     reasons: list[list[str]] | None = None,
+    why: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Rows of the flagged-users table for the users ``idx``, in that order.
 
@@ -94,12 +95,15 @@ def flagged_table(
         Up to three reasons of each user of ``idx``, strongest first (the ``text`` of
         :func:`fakeusers.reasons.explain_in_words`). Without it the table has no reason
         columns.
+    why : array-like of str, optional
+        Per user of ``idx``: ``model``, ``confirmed fake`` or ``cleared`` (an analyst's
+        verdict); without it the table has no ``why`` column.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``UserId, is_fake_probability, events`` and, with reasons, ``reason_1`` to
-        ``reason_3`` (empty where a user has fewer reasons).
+        Columns ``UserId, is_fake_probability, events``, ``why`` with ``why``, and with
+        reasons ``reason_1`` to ``reason_3`` (empty where a user has fewer reasons).
     """
     idx = np.asarray(idx, dtype=np.int64)
     frame = pd.DataFrame(
@@ -109,6 +113,8 @@ def flagged_table(
             "events": np.asarray(n_events, dtype=np.int64)[idx],
         }
     )
+    if why is not None:
+        frame["why"] = pd.Series(np.asarray(why, dtype=object), dtype=object)
     if reasons is not None:
         if len(reasons) != len(idx):
             raise ValueError(f"{len(reasons)} reasons for {len(idx)} users")

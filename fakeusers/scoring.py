@@ -25,7 +25,7 @@ import dataclasses
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Real
 from typing import Any
@@ -188,6 +188,9 @@ class ScoredLog:
     rule : Rule or None
     decision : Decision or None
         Present when a rule was given.
+    verdicts : numpy.ndarray of int8 or None
+        Analysts' verdicts (:meth:`with_verdicts`): 1 confirmed fake (always flagged), 0
+        cleared (never flagged), -1 no verdict (the rule decides).
     """
 
     log: Log
@@ -197,6 +200,8 @@ class ScoredLog:
     out_of_fold: bool
     rule: Rule | None
     decision: Decision | None
+    #: Analysts' verdicts per user: 1 confirmed fake, 0 cleared, -1 none; None: not applied.
+    verdicts: np.ndarray | None = None
     # What does not depend on the rule, computed once and shared by every with_rule() copy.
     _memo: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -266,6 +271,43 @@ class ScoredLog:
         if rule == self.rule:
             return self
         return _decided(dataclasses.replace(self, rule=rule, decision=None))
+
+    def with_verdicts(self, verdicts: Mapping[str, Any] | None) -> ScoredLog:
+        """The same scores with analysts' verdicts applied to the decision.
+
+        Parameters
+        ----------
+        verdicts : mapping of user ID to ``"fake"``/``"real"`` (or an object with a
+            ``verdict`` attribute, as :meth:`fakeusers.verdicts.VerdictStore.latest` returns),
+            optional
+            Users of other logs are ignored. None or empty: no verdicts.
+        """
+        codes = None
+        if verdicts:
+            import pandas as pd
+
+            kinds = {k: getattr(v, "verdict", v) for k, v in verdicts.items()}
+            index = pd.Index(self.user_ids).get_indexer(list(kinds))
+            codes = np.full(self.n_users, -1, dtype=np.int8)
+            hit = index >= 0
+            fake = np.fromiter((v == "fake" for v in kinds.values()), bool, len(kinds))
+            codes[index[hit]] = fake[hit]
+            if not hit.any():
+                codes = None
+        if codes is None and self.verdicts is None:
+            return self
+        if codes is not None and self.verdicts is not None and np.array_equal(codes, self.verdicts):
+            return self
+        return _decided(dataclasses.replace(self, verdicts=codes, decision=None))
+
+    @property
+    def why(self) -> np.ndarray:
+        """Why each user is flagged or not: ``model``, ``confirmed fake`` or ``cleared``."""
+        out = np.full(self.n_users, "model", dtype=object)
+        if self.verdicts is not None:
+            out[self.verdicts == 1] = "confirmed fake"
+            out[self.verdicts == 0] = "cleared"
+        return out
 
     def notes(self) -> list[str]:
         """What the reader of the result must know besides the numbers."""
@@ -339,14 +381,16 @@ class ScoredLog:
     def table(self, users: Sequence[int] | None = None, *, reasons: bool = False) -> pd.DataFrame:
         """Rows for some users (default: the flagged ones, riskiest first).
 
-        Columns ``UserId, is_fake_probability, events`` and, with ``reasons``,
-        ``reason_1`` to ``reason_3`` in words.
+        Columns ``UserId, is_fake_probability, events, why`` (``model``, ``confirmed
+        fake`` or ``cleared``) and, with ``reasons``, ``reason_1`` to ``reason_3`` in words.
         """
         from fakeusers.export import flagged_table
 
         users = self.ranked_flagged if users is None else np.asarray(users, dtype=np.int64)
         shown = [[r.text for r in rs] for rs in self.reasons(users)] if reasons else None
-        return flagged_table(self.user_ids, self.p, self.n_events, users, shown)
+        return flagged_table(
+            self.user_ids, self.p, self.n_events, users, shown, why=self.why[users]
+        )
 
     def flagged_csv(self, *, for_spreadsheets: bool = True) -> bytes:
         """The flagged users as CSV, riskiest first, with reasons.
@@ -386,7 +430,12 @@ class ScoredLog:
 
 
 def score_log(
-    log: Log, model: Any, rule: Rule | None = None, *, model_ref: str | None = None
+    log: Log,
+    model: Any,
+    rule: Rule | None = None,
+    *,
+    model_ref: str | None = None,
+    verdicts: Mapping[str, Any] | None = None,
 ) -> ScoredLog:
     """Score every user of ``log`` with ``model`` and decide under ``rule``.
 
@@ -398,6 +447,8 @@ def score_log(
         Without one, only probabilities.
     model_ref : str, optional
         How outputs name the model (``name@version``).
+    verdicts : mapping, optional
+        Analysts' verdicts by user ID (see :meth:`ScoredLog.with_verdicts`).
 
     Raises
     ------
@@ -415,7 +466,8 @@ def score_log(
         X, p = features_and_probabilities(model, log)
     # The features are compared with the training data now, so they need not be kept.
     memo = {"_measured": measure(model, log, X, p)}
-    return _decided(ScoredLog(log, model, model_ref, p, out_of_fold, rule, None, memo))
+    scored = ScoredLog(log, model, model_ref, p, out_of_fold, None, decision=None, _memo=memo)
+    return scored.with_verdicts(verdicts).with_rule(rule)
 
 
 def score_sources(
@@ -424,6 +476,7 @@ def score_sources(
     store: Any,
     model: str | None = None,
     rule: Rule | None = None,
+    verdicts: Mapping[str, Any] | None = None,
 ) -> ScoredLog:
     """Read logs, load a model from ``store`` (the default when ``model`` is None), score.
 
@@ -445,7 +498,7 @@ def score_sources(
             loading.result()
             raise
         stored = loading.result()
-    return score_log(log, stored.model, rule, model_ref=stored.ref)
+    return score_log(log, stored.model, rule, model_ref=stored.ref, verdicts=verdicts)
 
 
 def _is_training_log(log: Log, model: Any) -> bool:
@@ -469,5 +522,6 @@ def _decided(scored: ScoredLog) -> ScoredLog:
         top_k=rule.top_k,
         y_true=scored.labels,
         threshold=rule.typed_threshold,
+        forced=scored.verdicts,
     )
     return dataclasses.replace(scored, decision=decision)

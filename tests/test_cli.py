@@ -342,7 +342,7 @@ def test_predict_and_evaluate_warn_in_one_line_when_the_model_does_not_fit(works
         assert warnings[0].startswith("warning: the log does not fit the model"), warnings[0]
         assert "flags" in warnings[0] and "training users" in warnings[0]
         assert "warning:" not in r.stdout
-    assert read_csv(out)[0].keys() == {"UserId", "is_fake_probability", "flagged"}
+    assert read_csv(out)[0].keys() == {"UserId", "is_fake_probability", "flagged", "why"}
 
 
 def test_predict_reasons_are_the_librarys_sentences_for_every_user(workspace):
@@ -368,6 +368,7 @@ def test_predict_reasons_are_the_librarys_sentences_for_every_user(workspace):
         "UserId",
         "is_fake_probability",
         "flagged",
+        "why",
         "reason_1",
         "reason_2",
         "reason_3",

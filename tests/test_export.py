@@ -108,13 +108,19 @@ def test_rank_flagged_is_highest_risk_first_ties_in_log_order(p: np.ndarray, dat
 
 def test_flagged_table_rows_follow_the_given_users() -> None:
     table = flagged_table(
-        np.array(["u0", "u1", "u2"]), [0.1, 0.9, 0.5], [3, 4, 5], [1, 2], [["why 1"], []]
+        np.array(["u0", "u1", "u2"]),
+        [0.1, 0.9, 0.5],
+        [3, 4, 5],
+        [1, 2],
+        [["why 1"], []],
+        why=["model", "confirmed fake"],
     )
     assert list(table.columns) == list(COLUMNS)
     assert table.to_dict("list") == {
         "UserId": ["u1", "u2"],
         "is_fake_probability": [0.9, 0.5],
         "events": [4, 5],
+        "why": ["model", "confirmed fake"],
         "reason_1": ["why 1", ""],
         "reason_2": ["", ""],
         "reason_3": ["", ""],
@@ -125,5 +131,5 @@ def test_flagged_table_rows_follow_the_given_users() -> None:
 
 
 def test_empty_list_is_a_header_only_csv() -> None:
-    frame = flagged_table(np.array([], dtype=str), [], [], [], [])
+    frame = flagged_table(np.array([], dtype=str), [], [], [], [], why=[])
     assert to_csv(frame).decode() == ",".join(COLUMNS) + "\r\n"

@@ -25,7 +25,9 @@ from fastapi_offline import FastAPIOffline
 import fakeusers
 from fakeusers.api.bodies import DEFAULT_MAX_BYTES, MAX_BYTES_ENV, BodyLimit, size_limit
 from fakeusers.api.errors import add_exception_handlers, status_table
+from fakeusers.api.review import router as review_router
 from fakeusers.api.routes import router
+from fakeusers.database import Database
 from fakeusers.store import ModelStore
 
 __all__ = ["DEFAULT_MAX_BYTES", "DESCRIPTION", "MAX_BYTES_ENV", "create_app", "serve"]
@@ -51,6 +53,11 @@ fake, and, given the two costs or a review capacity, whom to flag.
   `ignore_timestamps=true` trains a model that scores logs without timestamps.
 - `GET /models`, `GET /models/{{ref}}` and `GET /models/{{name}}/versions` return model cards:
   training data, cross-validated metrics, library versions.
+- `GET /verdicts` lists the verdict that holds per user; `POST /verdicts` records analysts'
+  verdicts (`fake`: a confirmed bot, always flagged; `real`: cleared, never flagged), as JSON
+  or as a CSV file `UserId,verdict[,note]`, all or nothing. `/predict` applies them whenever
+  it decides (with costs, `top_k` or `threshold`), and `why` says for each user whether the
+  model or a verdict decided.
 - `POST /models/{{ref}}/promote` makes a model the default, the one `/predict` uses when no
   model is named. The first model saved in a store is its default until another is promoted.
 
@@ -66,7 +73,10 @@ A 422 for a request that does not match the schema also carries `errors`, a list
 
 
 def create_app(
-    models_dir: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None
+    models_dir: str | os.PathLike[str] | None = None,
+    *,
+    max_bytes: int | None = None,
+    db_url: str | None = None,
 ) -> FastAPI:
     """Build the API over one model store.
 
@@ -78,6 +88,9 @@ def create_app(
         The largest request body, and the largest log after gunzip, in bytes. Default
         ``$FAKEUSERS_API_MAX_BYTES`` (a byte count or a size such as ``200MB``), else
         100 MiB.
+    db_url : str, optional
+        The review database (verdicts, audit trail): default ``$FAKEUSERS_DB_URL``, else
+        ``sqlite:///data/fakeusers.db``. Opened on first use; the API starts without it.
 
     Returns
     -------
@@ -105,10 +118,12 @@ def create_app(
         description=DESCRIPTION,
     )
     app.state.store = ModelStore(models_dir)
+    app.state.db = Database(db_url)
     app.state.max_bytes = limit
     app.add_middleware(BodyLimit, limit=limit)
     add_exception_handlers(app)
     app.include_router(router)
+    app.include_router(review_router)
     return app
 
 

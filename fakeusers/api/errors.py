@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from fakeusers.api.schemas import ErrorResponse, ValidationErrorResponse
 from fakeusers.errors import (
+    DatabaseUnavailableError,
     FakeusersError,
     InputTooLargeError,
     ModelExistsError,
@@ -34,6 +35,7 @@ STATUS: dict[type[FakeusersError], int] = {
     ModelUnusableError: 409,
     InputTooLargeError: 413,
     StoreUnavailableError: 503,
+    DatabaseUnavailableError: 503,
     FakeusersError: 422,
 }
 
@@ -48,7 +50,7 @@ WHEN = {
     415: "the `/predict` body is neither JSON, CSV nor multipart",
     422: "a log, option, model name or reference that cannot be used",
     500: "a bug in fakeusers (the server log has the details)",
-    503: "the model store cannot be read or written",
+    503: "the model store, or the review database of `/verdicts`, cannot be read or written",
 }
 
 _BUG = "Internal error: this is a bug in fakeusers. The server log has the details."

@@ -20,6 +20,7 @@ import fakeusers
 from fakeusers import DEFAULT_MODEL
 from fakeusers.api.bodies import bounded_sources, predict_body, upload_sources
 from fakeusers.api.errors import responses
+from fakeusers.api.review import Db
 from fakeusers.api.schemas import (
     Applicability,
     Health,
@@ -31,9 +32,11 @@ from fakeusers.api.schemas import (
     TrainResponse,
     predict_body_doc,
 )
+from fakeusers.database import Database
 from fakeusers.scoring import Rule, ScoredLog, score_sources
 from fakeusers.store import ModelStore
 from fakeusers.training import train_and_save
+from fakeusers.verdicts import held_verdicts
 
 __all__ = ["router"]
 
@@ -208,22 +211,36 @@ def train_model(
     responses=responses(400, 404, 409, 413, 415, 422, 503),
 )
 async def predict(
-    request: Request, query: Annotated[PredictOptions, Query()], store: Store, limit: Limit
+    request: Request,
+    query: Annotated[PredictOptions, Query()],
+    store: Store,
+    limit: Limit,
+    db: Db,
 ) -> PredictResponse:
     sources, options = await predict_body(request, query, limit)
-    return await run_in_threadpool(_predict, store, sources, options, limit)
+    return await run_in_threadpool(_predict, store, db, sources, options, limit)
 
 
 def _predict(
-    store: ModelStore, sources: list[tuple[str, bytes]], options: PredictOptions, limit: int
+    store: ModelStore,
+    db: Database,
+    sources: list[tuple[str, bytes]],
+    options: PredictOptions,
+    limit: int,
 ) -> PredictResponse:
     # The rule and the model are checked before the log is read: a wrong option fails at
     # once, and the version is pinned, so a promotion meanwhile does not switch models.
     rule = Rule.of(options.cost_fp, options.cost_fn, options.top_k, options.threshold)
     name, version = store.resolve(options.model)
     logs = bounded_sources(sources, limit)
-    scored = score_sources(logs, store=store, model=f"{name}@{version}", rule=rule)
-    return PredictResponse.model_construct(**_rendered(scored, reasons=bool(options.reasons)))
+    verdicts, problem = held_verdicts(db) if rule is not None else ({}, None)
+    scored = score_sources(
+        logs, store=store, model=f"{name}@{version}", rule=rule, verdicts=verdicts
+    )
+    rendered = _rendered(scored, reasons=bool(options.reasons))
+    if problem:
+        rendered["warnings"].append(problem)
+    return PredictResponse.model_construct(**rendered)
 
 
 def _rendered(scored: ScoredLog, *, reasons: bool = False) -> dict[str, Any]:
@@ -241,6 +258,7 @@ def _rendered(scored: ScoredLog, *, reasons: bool = False) -> dict[str, Any]:
     if decision is not None:
         result.update(
             flagged=decision.flagged.tolist(),
+            why=scored.why.tolist(),
             threshold=decision.threshold,
             n_flagged=decision.n_flagged,
         )

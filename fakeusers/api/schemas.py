@@ -289,6 +289,12 @@ class PredictResponse(BaseModel):
         None,
         description="Whom to flag, aligned with UserId. Only with costs, top_k or threshold.",
     )
+    why: list[str] | None = Field(
+        None,
+        description="Aligned with UserId: `model` (the rule decided), `confirmed fake` (an "
+        "analyst's verdict: always flagged) or `cleared` (never flagged). Only with costs, "
+        "top_k or threshold.",
+    )
     threshold: float | None = Field(
         None,
         description="M / (M + F), or the threshold given: users with p >= threshold are "
