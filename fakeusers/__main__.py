@@ -65,6 +65,20 @@ def _database(args: argparse.Namespace):
     return Database(getattr(args, "db_url", None))
 
 
+def _audit(args: argparse.Namespace, action: str, **fields) -> None:
+    """Record an action in the audit trail as the login user (unverified); a database that
+    is unavailable is a warning, not a failure of the action already done."""
+    import getpass
+
+    from fakeusers.audit import Actor, AuditTrail
+    from fakeusers.errors import DatabaseUnavailableError
+
+    try:
+        AuditTrail(_database(args)).record(action, Actor.named(getpass.getuser()), **fields)
+    except DatabaseUnavailableError as exc:
+        _progress(f"warning: not recorded in the audit trail: {exc}")
+
+
 def _rule(args: argparse.Namespace):
     from fakeusers.scoring import Rule
 
@@ -121,6 +135,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from fakeusers.training import train_and_save
 
     store = _store(args)
+    verdicts = None
+    if args.with_verdicts:
+        from fakeusers.verdicts import VerdictStore
+
+        verdicts = VerdictStore(_database(args)).latest()
+        _progress(f"{len(verdicts):,} verdicts in the review database.")
     _progress(f"Reading {', '.join(args.logs)} ...")
     card, log = train_and_save(
         args.logs,
@@ -131,7 +151,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         use_timestamps=not args.ignore_timestamps,
         replace=args.replace,
         progress=_progress,
+        verdicts=verdicts,
     )
+    ref = f"{card['name']}@{card['version']}"
+    with_what = " with analysts' verdicts" if verdicts is not None else ""
+    _audit(args, "train", model=ref, count=card["cv"]["users"], detail=f"trained{with_what}")
     cv = card["cv"]
     print(
         f"Model '{card['name']}' version {card['version']} ({args.model}) saved in "
@@ -282,12 +306,14 @@ def cmd_versions(args: argparse.Namespace) -> int:
 def cmd_promote(args: argparse.Namespace) -> int:
     card = _store(args).promote(args.ref, by="python -m fakeusers models promote")
     print(f"{card['name']}@{card['version']} is now the default model.")
+    _audit(args, "promote", model=f"{card['name']}@{card['version']}")
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     card = _store(args).rollback(args.ref)
     name, version = card["name"], card["version"]
+    _audit(args, "promote", model=f"{name}@{version}", detail=f"'{name}' rolled back")
     print(
         f"'{name}' now means {name}@{version}; later versions are kept. The default model is "
         f"unchanged (to use this one by default: python -m fakeusers models promote {name})."
@@ -390,6 +416,12 @@ def _train_parser(sub, common: argparse.ArgumentParser) -> None:
         "--ignore-timestamps",
         action="store_true",
         help="do not use Timestamp features, so the model can score logs without timestamps",
+    )
+    p.add_argument(
+        "--with-verdicts",
+        action="store_true",
+        help="labels overridden by analysts' verdicts (review database), and extended to "
+        "unlabelled users who have one",
     )
     p.set_defaults(func=cmd_train)
 

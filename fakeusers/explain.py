@@ -87,21 +87,7 @@ def user_features(log: Log, vocabulary: Vocabulary, users: ArrayLike) -> pd.Data
             index=pd.Index([], dtype=object, name="UserId"),
             dtype=np.float64,
         )
-    position = np.full(log.n_users, -1, dtype=np.int64)
-    position[codes] = np.arange(codes.size)
-    row_position = position[log.user_codes]
-    rows = np.flatnonzero(row_position >= 0)
-    subset = Log(
-        user_ids=log.user_ids[codes],
-        user_codes=row_position[rows].astype(np.int32),
-        event_values=log.event_values,
-        event_codes=log.event_codes[rows],
-        category_values=log.category_values,
-        category_codes=log.category_codes[rows],
-        labels=None if log.labels is None else log.labels[codes],
-        timestamps=None if log.timestamps is None else log.timestamps[rows],
-        report=log.report,
-    )
+    subset = log.select_users(codes)
     return featurize(subset, vocabulary)
 
 

@@ -322,9 +322,9 @@ def train(
     training = {
         "files": list(report.files),
         "fingerprint_sha256": log.fingerprint(),
-        "rows": report.rows,
-        "users": report.users,
-        "fake_share": report.fake_share,
+        "rows": log.n_rows,
+        "users": log.n_users,
+        "fake_share": float(y.mean()),
         "timestamps": report.has_timestamps,
     }
     return TrainedModel(

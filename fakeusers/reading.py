@@ -186,6 +186,26 @@ class Log:
             )
         return self.labels
 
+    def select_users(self, users: np.ndarray) -> Log:
+        """The log of some users only (distinct indices into ``user_ids``), in that order,
+        with their rows in log order; the load report is shared."""
+        codes = np.asarray(users, dtype=np.int64).ravel()
+        position = np.full(self.n_users, -1, dtype=np.int64)
+        position[codes] = np.arange(codes.size)
+        row_position = position[self.user_codes]
+        rows = np.flatnonzero(row_position >= 0)
+        return Log(
+            user_ids=self.user_ids[codes],
+            user_codes=row_position[rows].astype(np.int32),
+            event_values=self.event_values,
+            event_codes=self.event_codes[rows],
+            category_values=self.category_values,
+            category_codes=self.category_codes[rows],
+            labels=None if self.labels is None else self.labels[codes],
+            timestamps=None if self.timestamps is None else self.timestamps[rows],
+            report=self.report,
+        )
+
     def rows_of(self, user_id: str) -> dict[str, np.ndarray]:
         """One user's rows in log order, as columns (for a drill-down view)."""
         hits = np.flatnonzero(self.user_ids == user_id)

@@ -7,13 +7,15 @@ rules (names, versions, "name taken") stay in the store either way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fakeusers import DEFAULT_MODEL
+from fakeusers.errors import FakeusersError
 from fakeusers.reading import Log, Source, read_logs
 
-__all__ = ["train_and_save"]
+__all__ = ["train_and_save", "verdict_summary"]
 
 
 def train_and_save(
@@ -26,8 +28,14 @@ def train_and_save(
     use_timestamps: bool = True,
     replace: bool = False,
     progress: Callable[[str], None] | None = None,
+    verdicts: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], Log]:
     """Read labelled logs, cross-validate and fit a model, save it; return (card, log).
+
+    With ``verdicts`` (user ID to ``fake``/``real``) the labels are the log's overridden by
+    the verdicts and extended to unlabelled users who have one
+    (:func:`fakeusers.verdicts.with_verdict_labels`): a log without a ``Fake`` column trains
+    when verdicts cover at least 5 fake and 5 real users.
 
     A taken name is refused before the logs are read (training can take minutes), and again
     by the store under its lock when saving, so of two trainings racing for one free name
@@ -51,7 +59,47 @@ def train_and_save(
     if progress is not None:
         for line in log.report.summary_lines():
             progress(line)
+    counts = None
+    if verdicts is not None:
+        from fakeusers.verdicts import with_verdict_labels
+
+        log, counts = with_verdict_labels(log, verdicts)
+        if progress is not None:
+            progress(verdict_summary(counts))
+        _enough_labels(log)
     model = train(
         log, model_type, random_state=seed, use_timestamps=use_timestamps, progress=progress
     )
+    if counts is not None:
+        model = dataclasses.replace(model, training={**model.training, "verdicts": counts})
     return store.save(name, model, replace=replace), log
+
+
+def verdict_summary(counts: dict[str, int]) -> str:
+    """What verdicts did to the training labels, in one line."""
+    return (
+        f"Verdicts: {counts['verdicts']:,} users of the log have one ({counts['fake']:,} fake, "
+        f"{counts['real']:,} real); {counts['changed']:,} labels changed, {counts['added']:,} "
+        f"unlabelled users labelled, {counts['dropped']:,} users without a label left out."
+    )
+
+
+def _enough_labels(log: Log) -> None:
+    """Refuse, saying how many more verdicts are needed, when a class is too small."""
+    from fakeusers.models import MIN_USERS_PER_CLASS
+
+    y = log.labels
+    fake, real = int((y == 1).sum()), int((y == 0).sum())
+    short = {
+        kind: MIN_USERS_PER_CLASS - n
+        for kind, n in (("fake", fake), ("real", real))
+        if n < MIN_USERS_PER_CLASS
+    }
+    if short:
+        more = " and ".join(f"{n} more {kind}" for kind, n in short.items())
+        raise FakeusersError(
+            f"With the verdicts, {', '.join(log.report.files)} has {fake} fake and {real} real "
+            f"labelled users; training needs at least {MIN_USERS_PER_CLASS} of each. Record "
+            f"{more} verdict{'s' if sum(short.values()) > 1 else ''} (review import, or the "
+            "Review page), or add a labelled log."
+        )

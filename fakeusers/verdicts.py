@@ -24,14 +24,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from fakeusers.audit import Actor, AuditTrail, now
 from fakeusers.database import Database, tables
 from fakeusers.errors import FakeusersError
+
+if TYPE_CHECKING:
+    from fakeusers.reading import Log
 
 __all__ = [
     "KINDS",
@@ -41,6 +45,7 @@ __all__ = [
     "check",
     "held_verdicts",
     "parse_verdicts",
+    "with_verdict_labels",
 ]
 
 #: The verdicts an analyst can give.
@@ -394,3 +399,49 @@ def held_verdicts(db: Database | None) -> tuple[dict[str, Verdict], str | None]:
         return VerdictStore(db).latest(), None
     except DatabaseUnavailableError as exc:
         return {}, f"Verdicts not applied: {exc}"
+
+
+def with_verdict_labels(log: Log, verdicts: Mapping[str, Any]) -> tuple[Log, dict[str, int]]:
+    """The log to train on with analysts' verdicts: its labels overridden by verdicts, and
+    extended to unlabelled users who have one; users left without a label are dropped.
+
+    Parameters
+    ----------
+    log : Log
+        Labelled or not.
+    verdicts : mapping of user ID to ``"fake"``/``"real"`` (or :class:`Verdict`)
+
+    Returns
+    -------
+    (Log, dict)
+        The training log (a log of its own, so its fingerprint is not the original's) and
+        counts: ``verdicts`` (users of the log with one), ``fake``, ``real``, ``changed``
+        (labels a verdict contradicted), ``added`` (unlabelled users labelled by a verdict),
+        ``dropped`` (users without a label).
+    """
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    kinds = {k: getattr(v, "verdict", v) for k, v in verdicts.items()}
+    index = pd.Index(log.user_ids).get_indexer(list(kinds))
+    hit = index >= 0
+    fake = np.fromiter((v == "fake" for v in kinds.values()), bool, len(kinds))[hit]
+    # -2: no label; -1: conflicting labels in the log (unusable unless a verdict settles them)
+    before = np.full(log.n_users, -2, np.int8) if log.labels is None else log.labels
+    labels = before.copy()
+    labels[index[hit]] = fake.astype(np.int8)
+    keep = np.flatnonzero(labels >= 0)
+    given = index[hit]
+    counts = {
+        "verdicts": int(hit.sum()),
+        "fake": int(fake.sum()),
+        "real": int((~fake).sum()),
+        "changed": int(((before[given] >= 0) & (before[given] != labels[given])).sum()),
+        "added": int((before[given] < 0).sum()),
+        "dropped": int(log.n_users - keep.size),
+    }
+    subset = log.select_users(keep)
+    report = dataclasses.replace(log.report, label_conflicts=[], labelled=True)
+    return dataclasses.replace(subset, labels=labels[keep], report=report), counts

@@ -243,3 +243,81 @@ def test_two_processes_migrating_a_new_database_at_once_both_succeed(database_ur
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert (p.returncode, out.strip()) == (0, "0"), err
+
+
+def test_train_with_verdicts_labels_an_unlabelled_log_and_says_how_many_more_are_needed(
+    tmp_path: Path,
+) -> None:
+    """The real CLI: too few verdicts refused with the count missing; enough train a model
+    whose card records what the verdicts did, and the training is in the audit trail."""
+    from fakeusers.store import ModelStore
+    from tests.support import run_cli
+
+    labelled = read_logs([("l.csv", csv_bytes(6_000, 3, timestamps=False))])
+    fakes = labelled.user_ids[labelled.labels == 1][:8]
+    reals = labelled.user_ids[labelled.labels == 0][:30]
+    log = tmp_path / "unlabelled.csv"
+    log.write_bytes(csv_bytes(6_000, 3, labelled=False, timestamps=False))
+    env = {**os.environ, "FAKEUSERS_DB_URL": f"sqlite:///{tmp_path / 'review.db'}"}
+    store = tmp_path / "models"
+
+    def verdicts(name: str, ids, kind: str) -> Path:
+        path = tmp_path / name
+        path.write_text("UserId,verdict\n" + "".join(f"{u},{kind}\n" for u in ids))
+        return path
+
+    train = ("train", str(log), "--with-verdicts", "--name", "fb", "--models-dir", str(store))
+    assert (
+        run_cli("review", "import", str(verdicts("a.csv", fakes[:3], "fake")), env=env).returncode
+        == 0
+    )
+    assert (
+        run_cli("review", "import", str(verdicts("b.csv", reals, "real")), env=env).returncode == 0
+    )
+    refused = run_cli(*train, env=env)
+    assert refused.returncode == 2
+    assert "3 fake and 30 real labelled users" in refused.stderr
+    assert "Record 2 more fake verdicts" in refused.stderr
+    assert (
+        run_cli("review", "import", str(verdicts("c.csv", fakes[3:], "fake")), env=env).returncode
+        == 0
+    )
+    done = run_cli(*train, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "38 users of the log have one (8 fake, 30 real)" in done.stderr
+    card = ModelStore(store).card("fb")
+    assert card["training"]["verdicts"] == {
+        "verdicts": 38,
+        "fake": 8,
+        "real": 30,
+        "changed": 0,
+        "added": 38,
+        "dropped": labelled.n_users - 38,
+    }
+    assert card["cv"]["users"] == 38
+    scored = run_cli(
+        "predict",
+        str(log),
+        str(tmp_path / "out.csv"),
+        "--model",
+        "fb",
+        "--models-dir",
+        str(store),
+        env=env,
+    )
+    assert scored.returncode == 0, scored.stderr
+    trail = AuditTrail(Database(env["FAKEUSERS_DB_URL"])).entries()
+    assert trail["action"].tolist() == ["train", "import", "import", "import"]
+    assert trail["model"].iloc[0] == "fb@1"
+
+
+def test_a_verdict_overrides_a_label_and_the_card_counts_it() -> None:
+    from fakeusers.verdicts import with_verdict_labels
+
+    log = read_logs([("l.csv", csv_bytes(4_000, 5, timestamps=False))])
+    fake = log.user_ids[log.labels == 1][0]
+    relabelled, counts = with_verdict_labels(log, {fake: "real", "not-in-log": "fake"})
+    assert counts == {"verdicts": 1, "fake": 0, "real": 1, "changed": 1, "added": 0, "dropped": 0}
+    assert relabelled.n_users == log.n_users
+    assert relabelled.labels[list(relabelled.user_ids).index(fake)] == 0
+    assert relabelled.fingerprint() != log.fingerprint()
