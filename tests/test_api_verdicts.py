@@ -1,0 +1,184 @@
+"""``/verdicts`` and verdicts in ``/predict``: the same rules as the command line, over HTTP,
+on SQLite and on a real PostgreSQL server; verdicts survive a restart of the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from fakeusers.api import create_app
+from fakeusers.audit import AuditTrail
+from fakeusers.database import Database
+from fakeusers.reading import read_logs
+from fakeusers.scoring import Rule, score_log
+from fakeusers.store import ModelStore
+from tests.support import ROOT, csv_bytes, free_port, trained
+from tests.test_api_server import wait_until_up
+
+CSV = {"Content-Type": "text/csv"}
+
+
+@pytest.fixture
+def api(tmp_path: Path, database_url: str) -> dict:
+    store = ModelStore(tmp_path / "models")
+    store.save("june", trained(20_000, 1))
+    client = TestClient(create_app(tmp_path / "models", db_url=database_url))
+    return {"client": client, "db": database_url}
+
+
+def test_verdicts_as_json_or_csv_are_recorded_and_listed(api) -> None:
+    client = api["client"]
+    sent = {
+        "analyst": "ana",
+        "verdicts": [
+            {"UserId": "u1", "verdict": "fake", "note": "40 emails a minute"},
+            {"UserId": "u2", "verdict": "real"},
+        ],
+    }
+    assert client.post("/verdicts", json=sent).json() == {"recorded": 2, "fake": 1, "real": 1}
+    answer = client.post(
+        "/verdicts", content=b"UserId,verdict\nu2,fake\n", headers=CSV, params={"analyst": "bo"}
+    )
+    assert answer.status_code == 201, answer.text
+    listed = client.get("/verdicts").json()["verdicts"]
+    assert [(v["UserId"], v["verdict"], v["analyst"]) for v in listed] == [
+        ("u1", "fake", "ana"),
+        ("u2", "fake", "bo"),
+    ]
+    assert listed[0]["note"] == "40 emails a minute" and not listed[0]["analyst_verified"]
+    assert client.get("/verdicts", params={"UserId": "u2"}).json()["verdicts"][0]["analyst"] == "bo"
+    block = client.post(
+        "/verdicts",
+        content=b"UserId\nu3\nu4\n",
+        headers=CSV,
+        params={"analyst": "bo", "as": "fake"},
+    )
+    assert block.json() == {"recorded": 2, "fake": 2, "real": 0}
+    assert AuditTrail(Database(api["db"])).entries()["actor"].tolist() == ["bo", "bo", "ana"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "words"),
+    [
+        (
+            {"json": {"analyst": "a", "verdicts": [{"UserId": "u", "verdict": "maybe"}]}},
+            422,
+            "verdict",
+        ),
+        (
+            {"json": {"analyst": "a", "verdicts": [{"UserId": " ", "verdict": "fake"}]}},
+            422,
+            "verdicts[0]: the UserId is empty",
+        ),
+        (
+            {"json": {"analyst": "", "verdicts": [{"UserId": "u", "verdict": "fake"}]}},
+            422,
+            "analyst",
+        ),
+        ({"json": {"verdicts": []}}, 422, "analyst"),
+        (
+            {
+                "content": b"UserId,verdict\nu1,fake\nu2,nope\n",
+                "headers": CSV,
+                "params": {"analyst": "a"},
+            },
+            422,
+            "line 3: verdict 'nope'",
+        ),
+        ({"content": b"UserId,verdict\nu1,fake\n", "headers": CSV}, 422, "?analyst=NAME"),
+        (
+            {"content": b"u1", "headers": {"Content-Type": "application/xml"}},
+            415,
+            "application/json",
+        ),
+    ],
+)
+def test_bad_verdicts_record_nothing_and_say_what_is_wrong(api, kwargs, status, words) -> None:
+    answer = api["client"].post("/verdicts", **kwargs)
+    assert answer.status_code == status, answer.text
+    assert isinstance(answer.json()["detail"], str) and words in answer.json()["detail"]
+    assert api["client"].get("/verdicts").json() == {"verdicts": []}
+
+
+def test_predict_applies_verdicts_and_says_why(api) -> None:
+    client = api["client"]
+    data = csv_bytes(5_000, 2)
+    base = score_log(read_logs([("s.csv", data)]), trained(20_000, 1), Rule.of(1, 9))
+    riskiest, safest = base.ranked_flagged[0], base.order[-1]
+    ids = base.user_ids
+    client.post(
+        "/verdicts",
+        json={
+            "analyst": "ana",
+            "verdicts": [
+                {"UserId": ids[riskiest], "verdict": "real"},
+                {"UserId": ids[safest], "verdict": "fake"},
+            ],
+        },
+    )
+    body = client.post(
+        "/predict", content=data, headers=CSV, params={"cost_fp": 1, "cost_fn": 9}
+    ).json()
+    assert body["flagged"][riskiest] is False and body["flagged"][safest] is True
+    assert (body["why"][riskiest], body["why"][safest]) == ("cleared", "confirmed fake")
+    assert body["why"].count("model") == base.n_users - 2
+    plain = client.post("/predict", content=data, headers=CSV).json()
+    assert "why" not in plain and "flagged" not in plain, "no rule: probabilities only"
+
+
+def test_an_unreachable_database_is_503_for_verdicts_and_a_warning_for_predict(tmp_path) -> None:
+    ModelStore(tmp_path / "models").save("june", trained(20_000, 1))
+    down = "postgresql+psycopg://nobody@/fakeusers?host=/nonexistent&connect_timeout=2"
+    client = TestClient(create_app(tmp_path / "models", db_url=down))
+    answer = client.get("/verdicts")
+    assert answer.status_code == 503
+    assert "check that the server is running" in answer.json()["detail"]
+    scored = client.post("/predict", content=csv_bytes(2_000, 2), headers=CSV, params={"top_k": 3})
+    assert scored.status_code == 200
+    assert sum(scored.json()["flagged"]) == 3
+    assert any(w.startswith("Verdicts not applied") for w in scored.json()["warnings"])
+
+
+def test_verdicts_survive_a_restart_of_the_server(tmp_path: Path) -> None:
+    env = {**os.environ, "FAKEUSERS_DB_URL": f"sqlite:///{tmp_path / 'review.db'}"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    for round_ in range(2):
+        log = tmp_path / f"server{round_}.log"
+        with open(log, "wb") as output:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "fakeusers",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--models-dir",
+                    str(tmp_path / "models"),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_until_up(url, process, log)
+            with httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
+                if round_ == 0:
+                    sent = {"analyst": "ana", "verdicts": [{"UserId": "u1", "verdict": "fake"}]}
+                    assert client.post("/verdicts", json=sent).status_code == 201
+                else:
+                    held = client.get("/verdicts").json()["verdicts"]
+                    assert [(v["UserId"], v["verdict"]) for v in held] == [("u1", "fake")]
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+        finally:
+            process.kill()
