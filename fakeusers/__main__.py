@@ -227,7 +227,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     write_atomic(output, write)
     print(f"{summary}. Wrote {output}.")
+    if scored.decision is not None:
+        _audit(
+            args,
+            "download",
+            model=scored.model_ref,
+            cost_fp=rule.cost_fp,
+            cost_fn=rule.cost_fn,
+            threshold=scored.decision.threshold,
+            count=scored.decision.n_flagged,
+            sha256=_sha256(output),
+            detail=f"predict wrote {output.name}: {rule.describe()}",
+        )
     return 0
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -222,6 +222,11 @@ class ScoredLog:
         return labels
 
     @_shared
+    def _id_index(self) -> pd.Index:
+        """User IDs to positions, built once (hashing many IDs takes a while)."""
+        return pd.Index(self.user_ids)
+
+    @_shared
     def n_events(self) -> np.ndarray:
         """Rows per user."""
         return np.bincount(self.log.user_codes, minlength=self.n_users)
@@ -284,10 +289,8 @@ class ScoredLog:
         """
         codes = None
         if verdicts:
-            import pandas as pd
-
             kinds = {k: getattr(v, "verdict", v) for k, v in verdicts.items()}
-            index = pd.Index(self.user_ids).get_indexer(list(kinds))
+            index = self._id_index.get_indexer(list(kinds))
             codes = np.full(self.n_users, -1, dtype=np.int8)
             hit = index >= 0
             fake = np.fromiter((v == "fake" for v in kinds.values()), bool, len(kinds))

@@ -321,3 +321,31 @@ def test_a_verdict_overrides_a_label_and_the_card_counts_it() -> None:
     assert relabelled.n_users == log.n_users
     assert relabelled.labels[list(relabelled.user_ids).index(fake)] == 0
     assert relabelled.fingerprint() != log.fingerprint()
+
+
+def test_predict_with_a_rule_records_the_flagged_list_in_the_audit_trail(tmp_path: Path) -> None:
+    import hashlib
+
+    from fakeusers.store import ModelStore
+    from tests.support import run_cli
+
+    ModelStore(tmp_path / "models").save("june", trained(20_000, 1))
+    log = tmp_path / "log.csv"
+    log.write_bytes(csv_bytes(3_000, 2))
+    env = {**os.environ, "FAKEUSERS_DB_URL": f"sqlite:///{tmp_path / 'review.db'}"}
+    out = tmp_path / "flags.csv"
+    r = run_cli(
+        "predict",
+        str(log),
+        str(out),
+        "--top-k",
+        "7",
+        "--models-dir",
+        str(tmp_path / "models"),
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    (entry,) = AuditTrail(Database(env["FAKEUSERS_DB_URL"])).entries().to_dict("records")
+    assert (entry["action"], entry["model"], entry["count"]) == ("download", "june@1", 7)
+    assert entry["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert "the top 7" in entry["detail"]
