@@ -135,12 +135,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from fakeusers.training import train_and_save
 
     store = _store(args)
-    verdicts = None
+    verdicts = current = None
     if args.with_verdicts:
         from fakeusers.verdicts import VerdictStore
 
-        verdicts = VerdictStore(_database(args)).latest()
+        verdicts = VerdictStore(_database(args)).kinds()
         _progress(f"{len(verdicts):,} verdicts in the review database.")
+        if args.replace and args.name and store.exists(args.name):
+            current = store.load(args.name)
     _progress(f"Reading {', '.join(args.logs)} ...")
     card, log = train_and_save(
         args.logs,
@@ -176,7 +178,26 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"{row['mean_predicted']:.3f} -> {row['observed_fake_rate']:.3f} "
                 f"({row['users']:,})"
             )
+    if current is not None:
+        _compare(store, current, ref, log, args.seed)
     return 0
+
+
+def _compare(store, current, ref: str, log, seed: int) -> None:
+    """The version just trained against the one it replaces, on the same folds."""
+    from fakeusers.training import compare_on_same_folds
+
+    _progress(f"Cross-validating {current.ref} on the same folds ...")
+    both = compare_on_same_folds(log, current.model, store.load(ref).model, seed=seed)
+    print(f"Against {current.ref}, on the same 5 folds of the verdict-corrected labels:")
+    for key, label in (
+        ("roc_auc", "ROC AUC"),
+        ("average_precision", "average precision"),
+        ("brier", "Brier score"),
+        ("log_loss", "log loss"),
+    ):
+        print(f"  {label:<18} {_fmt(both['current'][key])} -> {_fmt(both['new'][key])}")
+    print(f"To use it by default: python -m fakeusers models promote {ref}")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -11,11 +11,13 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from fakeusers import DEFAULT_MODEL
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import Log, Source, read_logs
 
-__all__ = ["train_and_save", "verdict_summary"]
+__all__ = ["compare_on_same_folds", "train_and_save", "verdict_summary"]
 
 
 def train_and_save(
@@ -103,3 +105,60 @@ def _enough_labels(log: Log) -> None:
             f"{more} verdict{'s' if sum(short.values()) > 1 else ''} (review import, or the "
             "Review page), or add a labelled log."
         )
+
+
+def compare_on_same_folds(
+    log: Log,
+    current: Any,
+    new: Any,
+    *,
+    seed: int = 0,
+    cost_fp: float | None = None,
+    cost_fn: float | None = None,
+) -> dict[str, dict[str, float | None]]:
+    """The current model's recipe and the new one's, cross-validated on the same folds.
+
+    A new version trained on verdict-corrected labels cannot be compared with the current
+    one's card: those figures were measured on other labels and other folds. Here both
+    recipes (model type, vocabulary) are cross-validated on the same 5 folds of ``log``'s
+    labels, the log the new version was trained on (its out-of-fold probabilities are reused
+    when they are exactly those).
+
+    Returns
+    -------
+    dict
+        ``{"current": metrics, "new": metrics}`` with ``roc_auc``, ``average_precision``,
+        ``brier``, ``log_loss`` and, with both costs, ``cost`` (the realised cost of
+        flagging p >= M / (M + F) on the out-of-fold probabilities).
+
+    Raises
+    ------
+    FakeusersError
+        The log cannot train (too few labels), or the current model needs timestamps the log
+        does not have.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from fakeusers.decisions import decide
+    from fakeusers.features import featurize
+    from fakeusers.models import N_FOLDS, classification_metrics, make_pipeline, training_problem
+
+    problem = training_problem(log)
+    if problem is not None:
+        raise FakeusersError(problem)
+    y = log.require_labels().astype(int)
+    folds = StratifiedKFold(n_splits=N_FOLDS, shuffle=True, random_state=seed)
+    out = {}
+    for role, model in (("current", current), ("new", new)):
+        if role == "new" and len(model.oof_y) == y.size and np.array_equal(model.oof_y, y):
+            oof = np.asarray(model.oof_p)
+        else:
+            X = featurize(log, model.vocabulary)
+            pipeline = make_pipeline(model.model_type, random_state=seed)
+            oof = cross_val_predict(pipeline, X, y, cv=folds, method="predict_proba")[:, 1]
+        metrics = {k: v for k, v in classification_metrics(y, oof).items() if k != "reliability"}
+        if cost_fp is not None and cost_fn is not None:
+            decision = decide(oof, cost_fp=cost_fp, cost_fn=cost_fn, y_true=y)
+            metrics["cost"] = decision.outcome.realised_cost
+        out[role] = metrics
+    return out

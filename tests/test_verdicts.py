@@ -309,6 +309,26 @@ def test_train_with_verdicts_labels_an_unlabelled_log_and_says_how_many_more_are
     trail = AuditTrail(Database(env["FAKEUSERS_DB_URL"])).entries()
     assert trail["action"].tolist() == ["train", "import", "import", "import"]
     assert trail["model"].iloc[0] == "fb@1"
+    # A new version on more feedback is compared with the one it replaces, on the same folds.
+    more = verdicts("d.csv", labelled.user_ids[labelled.labels == 0][30:60], "real")
+    assert run_cli("review", "import", str(more), env=env).returncode == 0
+    again = run_cli(*train, "--replace", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "Against fb@1, on the same 5 folds of the verdict-corrected labels:" in again.stdout
+    lines = [x for x in again.stdout.splitlines() if x.strip().startswith(("ROC AUC", "Brier"))]
+    assert len(lines) == 4 and all("->" in x for x in lines[2:])
+    assert "python -m fakeusers models promote fb@2" in again.stdout
+
+
+def test_the_same_recipe_on_the_same_folds_gives_the_same_figures() -> None:
+    from fakeusers.training import compare_on_same_folds
+
+    log = read_logs([("train.csv", csv_bytes(20_000, 1))])
+    model = trained(20_000, 1)
+    both = compare_on_same_folds(log, model, model, cost_fp=1, cost_fn=9)
+    assert both["current"] == both["new"]
+    assert both["new"]["roc_auc"] == model.cv["roc_auc"]
+    assert both["new"]["cost"] > 0
 
 
 def test_a_verdict_overrides_a_label_and_the_card_counts_it() -> None:
