@@ -83,7 +83,7 @@ def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
             "--model NAME[@VERSION])."
         )
     _progress_if_large(inputs, f"Reading {', '.join(inputs)} ...")
-    scored = score_sources(inputs, store=store, model=args.model, rule=rule)
+    scored = score_sources(inputs, store=store, model=args.model, rule=rule, overlaps=args.overlaps)
     for warning in scored.log.report.warnings:
         _progress(f"Warning: {warning}")
     for note in scored.notes():
@@ -118,6 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         use_timestamps=not args.ignore_timestamps,
         replace=args.replace,
         progress=_progress,
+        overlaps=args.overlaps,
     )
     cv = card["cv"]
     print(
@@ -332,6 +333,20 @@ def _probability(text: str) -> float:
     return value
 
 
+def _overlaps_option(p: argparse.ArgumentParser) -> None:
+    """What to do with a user repeated whole in two of the logs, for every command that reads
+    several."""
+    from fakeusers import OVERLAPS
+
+    p.add_argument(
+        "--overlaps",
+        choices=OVERLAPS,
+        default="keep_one",
+        help="a user with the same events in two of the logs (overlapping exports): keep one "
+        "copy (keep_one, the default) or both, counting the events twice (keep_all)",
+    )
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one ``error:`` line with where to find help."""
 
@@ -362,11 +377,13 @@ def _train_parser(sub, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not use Timestamp features, so the model can score logs without timestamps",
     )
+    _overlaps_option(p)
     p.set_defaults(func=cmd_train)
 
 
 def _decision_options(p: argparse.ArgumentParser) -> None:
-    """The model and the rule, the same for predict and evaluate."""
+    """The model, the rule and the overlaps choice, the same for predict and evaluate."""
+    _overlaps_option(p)
     p.add_argument(
         "--model",
         metavar="NAME[@VERSION]",

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Real
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -415,11 +415,13 @@ def score_sources(
     store: Any,
     model: str | None = None,
     rule: Rule | None = None,
+    overlaps: Literal["keep_one", "keep_all"] = "keep_one",
 ) -> ScoredLog:
     """Read logs, load a model from ``store`` (the default when ``model`` is None), score.
 
     The model is resolved before anything is read (a wrong name fails at once) and loaded
-    while the logs are parsed.
+    while the logs are parsed. ``overlaps`` is :func:`fakeusers.reading.read_logs`'s choice
+    for users repeated whole in two files.
 
     Raises
     ------
@@ -430,7 +432,7 @@ def score_sources(
     with ThreadPoolExecutor(max_workers=1) as pool:
         loading = pool.submit(store.load, f"{name}@{version}")
         try:
-            log = read_logs(sources)
+            log = read_logs(sources, overlaps=overlaps)
         except BaseException:
             # An unusable model is reported before a bad log (the read error is its context).
             loading.result()

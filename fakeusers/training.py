@@ -8,7 +8,7 @@ rules (names, versions, "name taken") stay in the store either way.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from fakeusers import DEFAULT_MODEL
 from fakeusers.reading import Log, Source, read_logs
@@ -26,12 +26,14 @@ def train_and_save(
     use_timestamps: bool = True,
     replace: bool = False,
     progress: Callable[[str], None] | None = None,
+    overlaps: Literal["keep_one", "keep_all"] = "keep_one",
 ) -> tuple[dict[str, Any], Log]:
     """Read labelled logs, cross-validate and fit a model, save it; return (card, log).
 
     A taken name is refused before the logs are read (training can take minutes), and again
     by the store under its lock when saving, so of two trainings racing for one free name
-    exactly one is saved.
+    exactly one is saved. ``overlaps`` is :func:`fakeusers.reading.read_logs`'s choice for
+    users repeated whole in two files.
 
     Raises
     ------
@@ -47,7 +49,7 @@ def train_and_save(
     name = validate_name(name) if name else default_name(model_type)
     if not replace:
         store.check_free(name)
-    log = read_logs(sources)
+    log = read_logs(sources, overlaps=overlaps)
     if progress is not None:
         for line in log.report.summary_lines():
             progress(line)

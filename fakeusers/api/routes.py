@@ -20,10 +20,12 @@ from fakeusers import DEFAULT_MODEL
 from fakeusers.api.bodies import bounded_sources, predict_body, upload_sources
 from fakeusers.api.errors import responses
 from fakeusers.api.schemas import (
+    OVERLAPS_DOC,
     Applicability,
     Health,
     ModelCard,
     ModelType,
+    Overlaps,
     PredictOptions,
     PredictResponse,
     TrainResponse,
@@ -166,6 +168,7 @@ def train_model(
             "timestamps."
         ),
     ] = False,
+    overlaps: Annotated[Overlaps, Form(description=OVERLAPS_DOC)] = "keep_one",
 ) -> JSONResponse:
     sources = bounded_sources(upload_sources(file), limit)
     _log.info("POST /train: %s model %s", model, repr(name) if name else "(default name)")
@@ -178,6 +181,7 @@ def train_model(
         use_timestamps=not ignore_timestamps,
         replace=replace,
         progress=_log.info,
+        overlaps=overlaps,
     )
     return JSONResponse(
         {**card, "warnings": list(log.report.warnings)},
@@ -220,7 +224,13 @@ def _predict(
     rule = Rule.of(options.cost_fp, options.cost_fn, options.top_k, options.threshold)
     name, version = store.resolve(options.model)
     logs = bounded_sources(sources, limit)
-    scored = score_sources(logs, store=store, model=f"{name}@{version}", rule=rule)
+    scored = score_sources(
+        logs,
+        store=store,
+        model=f"{name}@{version}",
+        rule=rule,
+        overlaps=options.overlaps or "keep_one",
+    )
     return PredictResponse.model_construct(**_rendered(scored))
 
 
