@@ -27,6 +27,7 @@ from fakeusers.costspread import realised_cost_interval
 from fakeusers.errors import FakeusersError
 
 __all__ = [
+    "MAX_COST",
     "CostCurve",
     "Decision",
     "Outcome",
@@ -38,6 +39,11 @@ __all__ = [
     "flag_top_k",
     "outcome",
 ]
+
+#: The largest cost accepted for M or F: 10**15, a thousand trillion, more than one user can
+#: cost in any currency. Every figure priced with the costs (sums over billions of users, the
+#: cube of a cost in the skew of the cost interval) then stays far from float overflow.
+MAX_COST = 1e15
 
 _COST_NAMES = {
     "M": "the cost of blocking a real user",
@@ -62,6 +68,12 @@ def _check_cost(value: object, short: str) -> float:
         raise FakeusersError(
             f"Costs must be zero or positive numbers; got {short}={_show(value)}. "
             f"Enter {long} ({short}) as a positive amount."
+        )
+    if cost > MAX_COST:
+        raise FakeusersError(
+            f"Costs must be at most 1e15 (a thousand trillion); got {short}={_show(value)}. "
+            "Enter both costs in a larger unit, such as thousands or millions: the threshold "
+            "depends only on their ratio."
         )
     return cost
 
@@ -169,9 +181,10 @@ def cost_threshold(cost_fp: float, cost_fn: float) -> float:
     Parameters
     ----------
     cost_fp : float
-        M, the cost of blocking a real user (false positive). Finite, >= 0.
+        M, the cost of blocking a real user (false positive). From 0 to :data:`MAX_COST`.
     cost_fn : float
-        F, the cost of letting a fake user through (false negative). Finite, >= 0.
+        F, the cost of letting a fake user through (false negative). From 0 to
+        :data:`MAX_COST`.
 
     Returns
     -------
@@ -181,7 +194,7 @@ def cost_threshold(cost_fp: float, cost_fn: float) -> float:
     Raises
     ------
     FakeusersError
-        If a cost is negative, infinite, not a number, or both costs are zero.
+        If a cost is negative, above :data:`MAX_COST`, not a number, or both costs are zero.
 
     Examples
     --------
@@ -191,8 +204,6 @@ def cost_threshold(cost_fp: float, cost_fn: float) -> float:
     1.0
     """
     m, f = _check_costs(cost_fp, cost_fn)
-    if math.isinf(m + f):  # costs near the float maximum: scale before adding
-        m, f = m / 4, f / 4
     return m / (m + f)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import doctest
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from hypothesis.extra.numpy import arrays
 
 from fakeusers import decisions
 from fakeusers.decisions import (
+    MAX_COST,
     CostCurve,
     Decision,
     Outcome,
@@ -514,9 +516,46 @@ def test_docstring_examples_run():
     assert doctest.testmod(decisions).failed == 0
 
 
-def test_threshold_survives_huge_costs():
-    assert cost_threshold(1e308, 1e308) == 0.5
-    assert cost_threshold(1e308, 3e307) == pytest.approx(1 / 1.3)
+@pytest.mark.parametrize("huge", [1e16, 1e308, 1.5e308])
+def test_costs_above_the_largest_are_refused_everywhere_saying_what_to_do(huge):
+    # Priced with such costs, every figure overflowed to inf, and the interval to NaN.
+    curve = CostCurve.from_scores([0.1, 0.9], y_true=[0, 1])
+    calls = [
+        lambda: cost_threshold(huge, huge),
+        lambda: decide([0.1, 0.9], cost_fp=huge, cost_fn=huge),
+        lambda: expected_cost([0.1], [True], huge, 1),
+        lambda: decisions.cost_interval([0.1], [True], huge, 1),
+        lambda: outcome([1], [True], huge, 1),
+        lambda: curve.expected_costs(huge, 1),
+        lambda: curve.optimum(huge, 1),
+    ]
+    for call in calls:
+        with pytest.raises(FakeusersError, match=r"at most 1e15 .*; got M=.*in a larger unit"):
+            call()
+    with pytest.raises(FakeusersError, match="got F="):
+        decide([0.1], cost_fp=1, cost_fn=huge)
+
+
+@pytest.mark.parametrize("case", ["30 users", "2,000 users, both sides normal"])
+def test_the_largest_costs_price_a_decision_in_finite_numbers_without_warnings(case):
+    p, _, m, f = INTERVAL_CASES[case]
+    y = (np.random.default_rng(7).random(p.size) < p).astype(int)
+    scale = MAX_COST / max(m, f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow in numpy is a RuntimeWarning
+        d = decide(p, cost_fp=m * scale, cost_fn=f * scale, y_true=y)
+        curve = CostCurve.from_scores(p, y_true=y)
+        costs = curve.expected_costs(m * scale, f * scale)
+        curve.optimum(m * scale, f * scale)
+    small = decide(p, cost_fp=m, cost_fn=f, y_true=y)
+    assert np.isfinite([d.expected_cost, *d.expected_cost_interval, *costs]).all()
+    # Costs only scale the money: the same flags, every figure times the scale.
+    assert d.n_flagged == small.n_flagged
+    assert d.expected_cost == pytest.approx(small.expected_cost * scale, rel=1e-12)
+    assert d.expected_cost_interval == pytest.approx(
+        tuple(x * scale for x in small.expected_cost_interval), rel=1e-9
+    )
+    assert d.outcome.realised_cost == pytest.approx(small.outcome.realised_cost * scale)
 
 
 # --- the interval of the realised cost --------------------------------------------------
