@@ -585,6 +585,7 @@ def test_a_typed_threshold_flags_from_it_in_body_query_or_form(api, scoring):
         ({"cost_fn": 1, "top_k": 5}, "Give both costs"),
         ({"cost_fp": 0, "cost_fn": 0}, "Both costs are zero"),
         ({"cost_fp": -1, "cost_fn": 9}, "cost_fp in the body"),
+        ({"cost_fp": 1e308, "cost_fn": 1e308}, "Costs must be at most 1e15"),
         ({"top_k": -1}, "top_k in the body"),
         ({"top_k": 1.5}, "top_k in the body"),
         ({"costfp": 1}, "costfp in the body: Extra inputs are not permitted"),

@@ -381,3 +381,21 @@ def test_training_on_overlapping_logs_reads_the_rows_as_asked(workspace, tmp_pat
 def test_an_unknown_overlaps_choice_is_a_usage_error(workspace):
     r = run("evaluate", str(workspace["small"]), "--overlaps", "drop")
     assert_clean_error(r, "--overlaps", "'drop'", "keep_one", "keep_all")
+
+
+def test_costs_too_large_to_price_are_refused_and_the_largest_priced_without_warnings(workspace):
+    store = ["--models-dir", str(workspace["store"])]
+    costs = ["--cost-fp", "1e308", "--cost-fn", "1e308"]
+    huge = run("evaluate", str(workspace["score"]), *costs, *store)
+    assert_clean_error(huge, "at most 1e15", "M=1e+308", "larger unit")
+    r = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "fakeusers", "evaluate", str(workspace["score"])]
+        + ["--cost-fp", "1e15", "--cost-fn", "1e15", *store],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if "expected cost" in x)
+    assert "inf" not in line and "nan" not in line, line
