@@ -188,7 +188,12 @@ def test_docs_are_served_and_describe_the_three_body_types(api):
     train_form = schema["paths"]["/train"]["post"]["requestBody"]["content"]
     form_ref = train_form["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
     form = schema["components"]["schemas"][form_ref]["properties"]
-    assert {"file", "name", "model", "seed", "replace", "ignore_timestamps"} == set(form)
+    assert {"file", "name", "model", "seed", "replace", "ignore_timestamps", "overlaps"} == set(
+        form
+    )
+    assert form["overlaps"]["default"] == "keep_one" and "keep_all" in str(form["overlaps"])
+    multipart = body["multipart/form-data"]["schema"]["properties"]
+    assert "count twice" in multipart["overlaps"]["description"]
     assert {"/models/{ref}", "/models/{name}/versions", "/models/{ref}/promote"} <= set(
         schema["paths"]
     )
