@@ -49,6 +49,7 @@ THRESHOLD = "threshold"
 
 # Widget keys (a widget's own value is dropped when its page is left; see ``bound``).
 UPLOADER = "logs"
+OVERLAPS_INPUT = "overlaps_input"
 COST_FP_INPUT, COST_FP_SLIDER = "cost_fp_input", "cost_fp_slider"
 COST_FN_INPUT, COST_FN_SLIDER = "cost_fn_input", "cost_fn_slider"
 RULE_INPUT = "rule_input"
@@ -62,7 +63,6 @@ MODEL_NAME = "model_name"
 REPLACE_MODEL = "replace_model"
 REPLACE_CONFIRMS = "replace_confirms"  # the model name that REPLACE_MODEL's tick is for
 USE_TIMESTAMPS = "use_timestamps"
-OVERLAPS_INPUT = "overlaps_input"
 
 RULE_COSTS = "Costs: flag when P(fake) ≥ M/(M+F)"
 RULE_TOP_K = "Review capacity (top K users)"

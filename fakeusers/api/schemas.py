@@ -79,6 +79,7 @@ class PredictOptions(BaseModel):
         "Default: the store's default model (the promoted one).",
         examples=[_REF_EXAMPLE],
     )
+    overlaps: Overlaps | None = Field(None, description=OVERLAPS_DOC)
     cost_fp: float | None = Field(
         None,
         ge=0,
@@ -113,7 +114,6 @@ class PredictOptions(BaseModel):
         "(expected_cost).",
         examples=[0.25],
     )
-    overlaps: Overlaps | None = Field(None, description=OVERLAPS_DOC)
 
 
 class PredictRequest(PredictOptions):
