@@ -33,7 +33,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from fakeusers.decisions import CostCurve, Decision, cost_threshold, decide
+from fakeusers.costcurve import CostCurve
+from fakeusers.decisions import Decision, cost_threshold, decide
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import Log, Source, read_logs
 

@@ -9,7 +9,7 @@ import math
 import streamlit as st
 
 from fakeusers import plots
-from fakeusers.decisions import MAX_COST
+from fakeusers.decisioninputs import MAX_COST
 from fakeusers.errors import FakeusersError
 from fakeusers.scoring import ScoredLog
 from pages import _state as state
