@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout, without installing
     sys.path.insert(0, str(ROOT))
 
-from fakeusers.decisions import CostCurve, decide  # noqa: E402
+from fakeusers.costcurve import CostCurve  # noqa: E402
+from fakeusers.decisions import decide  # noqa: E402
 
 BUDGET_MS = 100.0
 # Slider positions to cycle through, so no run reuses the previous costs: (M, F).

@@ -110,7 +110,14 @@ def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
         verdicts, problem = held_verdicts(_database(args))
         if problem:
             _progress(f"warning: {problem}")
-    scored = score_sources(inputs, store=store, model=args.model, rule=rule, verdicts=verdicts)
+    scored = score_sources(
+        inputs,
+        store=store,
+        model=args.model,
+        rule=rule,
+        verdicts=verdicts,
+        overlaps=args.overlaps,
+    )
     for warning in scored.log.report.warnings:
         _progress(f"Warning: {warning}")
     for note in scored.notes():
@@ -154,6 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         replace=args.replace,
         progress=_progress,
         verdicts=verdicts,
+        overlaps=args.overlaps,
     )
     ref = f"{card['name']}@{card['version']}"
     with_what = " with analysts' verdicts" if verdicts is not None else ""
@@ -430,6 +438,20 @@ def _probability(text: str) -> float:
     return value
 
 
+def _overlaps_option(p: argparse.ArgumentParser) -> None:
+    """What to do with a user repeated whole in two of the logs, for every command that reads
+    several."""
+    from fakeusers import OVERLAPS
+
+    p.add_argument(
+        "--overlaps",
+        choices=OVERLAPS,
+        default="keep_one",
+        help="a user with the same events in two of the logs (overlapping exports): keep one "
+        "copy (keep_one, the default) or both, counting the events twice (keep_all)",
+    )
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one ``error:`` line with where to find help."""
 
@@ -466,11 +488,13 @@ def _train_parser(sub, common: argparse.ArgumentParser) -> None:
         help="labels overridden by analysts' verdicts (review database), and extended to "
         "unlabelled users who have one",
     )
+    _overlaps_option(p)
     p.set_defaults(func=cmd_train)
 
 
 def _decision_options(p: argparse.ArgumentParser) -> None:
-    """The model and the rule, the same for predict and evaluate."""
+    """The model, the rule and the overlaps choice, the same for predict and evaluate."""
+    _overlaps_option(p)
     p.add_argument(
         "--model",
         metavar="NAME[@VERSION]",

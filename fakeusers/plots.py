@@ -19,7 +19,8 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from fakeusers.decisions import CostCurve, Outcome
+from fakeusers.costcurve import CostCurve
+from fakeusers.decisions import Outcome
 from fakeusers.explain import describe
 from fakeusers.models import reliability_table
 from fakeusers.reading import Log

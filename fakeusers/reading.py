@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fakeusers import OVERLAPS
 from fakeusers.csvparse import parse_csv
 from fakeusers.errors import FakeusersError
 from fakeusers.labels import row_labels, user_labels
@@ -62,10 +63,6 @@ __all__ = [
 # (point or comma) or a signed exponent: 6.37E+07, 1E+15, 6,37E+07, 1.2345E15. An ID that
 # merely has an E between digits (hexadecimal 1E38095673, 9E12) is not one.
 _MANGLED_ID = r"^[0-9](?:[.,][0-9]+[eE][+-]?|[eE][+-])[0-9]+$"
-
-#: What :func:`read_logs` does with a user whose rows in one file repeat those of an earlier
-#: file exactly: keep one copy (the default), or keep both.
-OVERLAPS = ("keep_one", "keep_all")
 
 
 @dataclass

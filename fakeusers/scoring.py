@@ -28,12 +28,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Real
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from fakeusers.decisions import CostCurve, Decision, cost_threshold, decide
+from fakeusers.costcurve import CostCurve
+from fakeusers.decisions import Decision, cost_threshold, decide
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import Log, Source, read_logs
 from fakeusers.reasons import Reason
@@ -480,11 +481,13 @@ def score_sources(
     model: str | None = None,
     rule: Rule | None = None,
     verdicts: Mapping[str, Any] | None = None,
+    overlaps: Literal["keep_one", "keep_all"] = "keep_one",
 ) -> ScoredLog:
     """Read logs, load a model from ``store`` (the default when ``model`` is None), score.
 
     The model is resolved before anything is read (a wrong name fails at once) and loaded
-    while the logs are parsed.
+    while the logs are parsed. ``overlaps`` is :func:`fakeusers.reading.read_logs`'s choice
+    for users repeated whole in two files.
 
     Raises
     ------
@@ -495,7 +498,7 @@ def score_sources(
     with ThreadPoolExecutor(max_workers=1) as pool:
         loading = pool.submit(store.load, f"{name}@{version}")
         try:
-            log = read_logs(sources)
+            log = read_logs(sources, overlaps=overlaps)
         except BaseException:
             # An unusable model is reported before a bad log (the read error is its context).
             loading.result()

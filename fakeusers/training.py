@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,6 +31,7 @@ def train_and_save(
     replace: bool = False,
     progress: Callable[[str], None] | None = None,
     verdicts: Mapping[str, Any] | None = None,
+    overlaps: Literal["keep_one", "keep_all"] = "keep_one",
 ) -> tuple[dict[str, Any], Log]:
     """Read labelled logs, cross-validate and fit a model, save it; return (card, log).
 
@@ -41,7 +42,8 @@ def train_and_save(
 
     A taken name is refused before the logs are read (training can take minutes), and again
     by the store under its lock when saving, so of two trainings racing for one free name
-    exactly one is saved.
+    exactly one is saved. ``overlaps`` is :func:`fakeusers.reading.read_logs`'s choice for
+    users repeated whole in two files.
 
     Raises
     ------
@@ -57,7 +59,7 @@ def train_and_save(
     name = validate_name(name) if name else default_name(model_type)
     if not replace:
         store.check_free(name)
-    log = read_logs(sources)
+    log = read_logs(sources, overlaps=overlaps)
     if progress is not None:
         for line in log.report.summary_lines():
             progress(line)

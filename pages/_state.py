@@ -4,7 +4,8 @@ Every page reads and writes the session through the keys defined here (``app.py`
 defaults). The work itself is the library's; this module only caches it, on content hashes,
 never on DataFrames, which Streamlit hashes from a sample:
 
-- reading logs: ``st.cache_data`` keyed on the sha256 of the uploaded names and bytes;
+- reading logs: ``st.cache_data`` keyed on the sha256 of the uploaded names and bytes and the
+  choice for users repeated in two files;
 - scoring: ``st.cache_resource`` keyed on (data key, model key). The :class:`ScoredLog` is
   shared, not copied (``st.cache_data`` would pickle the whole log on every rerun), and
   never mutated: a cost change re-decides it with ``with_rule``, which does not rescore;
@@ -49,6 +50,7 @@ THRESHOLD = "threshold"
 
 # Widget keys (a widget's own value is dropped when its page is left; see ``bound``).
 UPLOADER = "logs"
+OVERLAPS_INPUT = "overlaps_input"
 COST_FP_INPUT, COST_FP_SLIDER = "cost_fp_input", "cost_fp_slider"
 COST_FN_INPUT, COST_FN_SLIDER = "cost_fn_input", "cost_fn_slider"
 RULE_INPUT = "rule_input"
@@ -84,10 +86,17 @@ _LOG = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """The loaded log; ``key`` (sha256 of the uploaded names and bytes) keys the caches."""
+    """The loaded log; ``key`` (sha256 of the uploaded names and bytes, and the overlaps
+    choice) keys the caches.
+
+    ``sources`` holds the files as uploaded when they overlap (the load report lists users
+    repeated in two of them), so the Data page can read them again with the other choice;
+    otherwise it is empty, so that a session does not keep every upload's bytes.
+    """
 
     log: reading.Log
     key: str
+    sources: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,12 +189,15 @@ def user_action(action: str) -> Iterator[None]:
 
 
 @st.cache_data(show_spinner="Reading the logs ...", max_entries=4)
-def _read(digest: str, _sources: tuple[tuple[str, bytes], ...]) -> reading.Log:
-    return reading.read_logs(list(_sources))
+def _read(digest: str, _sources: tuple[tuple[str, bytes], ...], overlaps: str) -> reading.Log:
+    return reading.read_logs(list(_sources), overlaps=overlaps)
 
 
-def read(sources: Sequence[tuple[str, bytes]]) -> Dataset:
-    """Read logs given as ``(name, bytes)``, once per content.
+def read(sources: Sequence[tuple[str, bytes]], overlaps: str = "keep_one") -> Dataset:
+    """Read logs given as ``(name, bytes)``, once per content and choice.
+
+    ``overlaps`` is :func:`fakeusers.reading.read_logs`'s choice for users repeated whole in
+    two files.
 
     Raises
     ------
@@ -197,8 +209,10 @@ def read(sources: Sequence[tuple[str, bytes]]) -> Dataset:
     for name, data in sources:
         h.update(name.encode("utf-8") + b"\0" + len(data).to_bytes(8, "little"))
         h.update(data)
+    h.update(b"\0overlaps=" + overlaps.encode("utf-8"))
     digest = h.hexdigest()
-    return Dataset(_read(digest, sources), digest)
+    log = _read(digest, sources, overlaps)
+    return Dataset(log, digest, sources if log.report.overlaps else ())
 
 
 @st.cache_resource(show_spinner="Scoring users ...", max_entries=4)

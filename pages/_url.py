@@ -11,6 +11,7 @@ the page is in the URL's path already.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -84,7 +85,7 @@ def restore() -> None:
     """Once per session: take back what the URL names (a reload, a bookmark).
 
     What cannot be found any more (the server restarted, the model was deleted) is left at
-    its default; a value that is not a number is ignored.
+    its default; a value that is not a finite number is ignored.
     """
     session = st.session_state
     if session.get(_RESTORED):
@@ -106,7 +107,7 @@ def restore() -> None:
             value = kind(query[param])
         except (KeyError, ValueError):
             continue
-        if value >= 0 and value == value:  # not negative, not NaN
+        if 0 <= value < math.inf:  # not negative, not infinite, not NaN
             session[key] = value
     rules = {short: label for label, short in _RULES.items()}
     if query.get(RULE) in rules:

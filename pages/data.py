@@ -12,13 +12,17 @@ from fakeusers import models, reading
 from fakeusers.errors import FakeusersError
 from pages import _state as state
 
+OVERLAP_CHOICES = {"keep_one": "Keep one copy (recommended)", "keep_all": "Keep both copies"}
 
-def load(action: str, sources: Callable[[], Sequence[tuple[str, bytes]]]) -> None:
+
+def load(
+    action: str, sources: Callable[[], Sequence[tuple[str, bytes]]], overlaps: str = "keep_one"
+) -> None:
     """Make the logs the session's data; on failure keep the previous data and say why."""
     files: Sequence[tuple[str, bytes]] = ()
     try:
         files = sources()
-        st.session_state[state.DATASET] = state.read(files)
+        st.session_state[state.DATASET] = state.read(files, overlaps)
         st.session_state[state.LOAD_ERROR] = None
     except FakeusersError as exc:
         st.session_state[state.LOAD_ERROR] = every_file_error(files, exc)
@@ -55,6 +59,30 @@ def load_upload(files: Sequence[Any] | None) -> None:
         return
     st.session_state[state.HANDLED_UPLOAD] = ids
     load("reading the uploaded logs", lambda: [(f.name, f.getvalue()) for f in files])
+
+
+def reread_overlaps() -> None:
+    """Read the loaded files again with the overlaps choice just made; the model, costs and
+    everything else in the session stay."""
+    loaded = state.dataset()
+    if loaded is not None and loaded.sources:
+        choice = st.session_state[state.OVERLAPS_INPUT]
+        load("reading the logs again", lambda: loaded.sources, choice)
+
+
+def overlaps_choice(report: reading.LoadReport) -> None:
+    """Keep one copy or both of the users repeated in two files: the analyst's choice."""
+    st.session_state[state.OVERLAPS_INPUT] = report.overlaps_kept
+    st.radio(
+        "Users with the same events in two files",
+        list(OVERLAP_CHOICES),
+        format_func=OVERLAP_CHOICES.__getitem__,
+        horizontal=True,
+        key=state.OVERLAPS_INPUT,
+        on_change=reread_overlaps,
+        help="Overlapping exports repeat users. One copy counts each of their events once; "
+        "both copies count them twice (only right if they really happened twice).",
+    )
 
 
 def load_demo() -> None:
@@ -117,6 +145,8 @@ else:
 cols[3].metric("Timestamps", "yes" if report.has_timestamps else "no")
 for warning in report.warnings:
     st.warning(warning, icon=":material/warning:")
+if report.overlaps and loaded.sources:
+    overlaps_choice(report)
 if report.labelled and (problem := models.training_problem(loaded.log)):
     st.info(f"{problem} It can still be scored with a saved model.", icon=":material/info:")
 

@@ -9,6 +9,7 @@ import math
 import streamlit as st
 
 from fakeusers import plots
+from fakeusers.decisioninputs import MAX_COST
 from fakeusers.errors import FakeusersError
 from fakeusers.scoring import ScoredLog
 from pages import _state as state
@@ -47,9 +48,11 @@ if base.metrics is not None:
 
 def cost_input(label: str, state_key: str, input_key: str, slider_key: str) -> None:
     value = float(st.session_state[state_key])
-    top = max(100.0, 10.0 ** math.ceil(math.log10(value))) if value > 0 else 100.0
     typed, slid = st.columns([1, 3], vertical_alignment="bottom")
     typed.number_input(label, min_value=0.0, step=1.0, **state.bound(state_key, input_key))
+    if value > MAX_COST:
+        return  # refused by the rule, whose message shows below; no slider reaches it
+    top = max(100.0, 10.0 ** math.ceil(math.log10(value))) if value > 0 else 100.0
     slid.slider(
         f"{label}, slider",
         min_value=0.0,

@@ -1,4 +1,6 @@
-"""Helpers shared by the tests: logs made on the fly, trained models, the CLI in a subprocess.
+"""Helpers shared by the tests: logs made on the fly, trained models, the CLI in a subprocess,
+the probabilities, labels and costs that the decision tests draw, and their brute-force
+references.
 
 One place for what several test modules need, so a change of the CLI, the demo generator or
 the store touches one helper, not every test.
@@ -9,14 +11,19 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import math
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from fakeusers.demo import generate_log
 
@@ -120,3 +127,59 @@ def table_bytes(columns: dict[str, list]) -> bytes:
     buf = io.BytesIO()
     pacsv.write_csv(pa.table(columns), buf)
     return buf.getvalue()
+
+
+# Decisions and the cost curve ------------------------------------------------------------
+
+# numpy's first calls are slow enough to trip hypothesis' per-example deadline.
+no_deadline = settings(deadline=None)
+
+# Mix in a few round values so ties between users (and exact 0 and 1) are common.
+probability = st.one_of(
+    st.floats(0.0, 1.0, allow_nan=False),
+    st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.75, 1.0]),
+)
+probabilities = arrays(np.float64, st.integers(0, 40), elements=probability)
+# Costs are amounts of money: zero, whole numbers, or from a millionth to a million.
+cost = st.one_of(st.just(0.0), st.integers(0, 1000), st.floats(1e-6, 1e6))
+costs = st.tuples(cost, cost).filter(lambda mf: mf[0] > 0 or mf[1] > 0)
+
+
+@st.composite
+def scored_users(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    p = draw(probabilities)
+    y = draw(arrays(np.int64, p.size, elements=st.integers(0, 1)))
+    return p, y
+
+
+def brute_expected_cost(p, flagged, m, f) -> float:
+    return math.fsum((1 - pi) * m if fl else pi * f for pi, fl in zip(p, flagged, strict=True))
+
+
+def brute_counts(y, flagged) -> tuple[int, int, int, int]:
+    tp = fp = fn = tn = 0
+    for yi, fl in zip(y, flagged, strict=True):
+        if fl and yi:
+            tp += 1
+        elif fl:
+            fp += 1
+        elif yi:
+            fn += 1
+        else:
+            tn += 1
+    return tp, fp, fn, tn
+
+
+def brute_realised_cost(y, flagged, m, f) -> float:
+    _, fp, fn, _ = brute_counts(y, flagged)
+    return fp * m + fn * f
+
+
+def close(a: float, b: float, scale: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9 * scale)
+
+
+def calibrated(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    p = rng.random(n)
+    return p, (rng.random(n) < p).astype(int)

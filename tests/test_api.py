@@ -188,7 +188,12 @@ def test_docs_are_served_and_describe_the_three_body_types(api):
     train_form = schema["paths"]["/train"]["post"]["requestBody"]["content"]
     form_ref = train_form["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
     form = schema["components"]["schemas"][form_ref]["properties"]
-    assert {"file", "name", "model", "seed", "replace", "ignore_timestamps"} == set(form)
+    assert {"file", "name", "model", "seed", "replace", "ignore_timestamps", "overlaps"} == set(
+        form
+    )
+    assert form["overlaps"]["default"] == "keep_one" and "keep_all" in str(form["overlaps"])
+    multipart = body["multipart/form-data"]["schema"]["properties"]
+    assert "count twice" in multipart["overlaps"]["description"]
     assert {"/models/{ref}", "/models/{name}/versions", "/models/{ref}/promote"} <= set(
         schema["paths"]
     )
@@ -369,6 +374,74 @@ def test_predict_several_files_reads_them_as_one_log(api, scoring):
     assert response.json()["UserId"] == read_logs([("a.csv", a), ("b.csv", b)]).user_ids.tolist()
 
 
+def twice(data: bytes) -> list:
+    """One export uploaded twice, as a.csv and b.csv: every user repeated whole."""
+    return [("file", ("a.csv", data)), ("file", ("b.csv", data))]
+
+
+def overlap_warning(body: dict) -> str:
+    (warning,) = [w for w in body["warnings"] if "the exports overlap" in w]
+    return warning
+
+
+@pytest.mark.parametrize("where", ["form", "query"])
+def test_overlapping_files_keep_one_copy_unless_both_are_asked_for(api, scoring, expected, where):
+    client, files = api["client"], twice(scoring["csv"])
+
+    def post(overlaps: str):
+        given = {"data" if where == "form" else "params": {"overlaps": overlaps}}
+        return client.post("/predict", files=files, **given)
+
+    default, one, both = client.post("/predict", files=files), post("keep_one"), post("keep_all")
+    assert default.status_code == one.status_code == both.status_code == 200, both.text
+    assert default.json() == one.json()
+    assert_scored_like_the_library(one.json(), expected)
+    users = len(expected["UserId"])
+    assert overlap_warning(one.json()) == (
+        f"{users:,} users appear with the same events in a.csv and b.csv (5,000 rows in "
+        "b.csv): the exports overlap. One copy is kept: those rows of b.csv are left out, not "
+        "counted twice."
+    )
+    # Both copies: the same users, each with twice the events, so other probabilities.
+    assert overlap_warning(both.json()).endswith(
+        "Both copies are kept, so those users' events count twice."
+    )
+    assert both.json()["UserId"] == expected["UserId"]
+    doubled = read_logs([("a.csv", scoring["csv"]), ("b.csv", scoring["csv"])], overlaps="keep_all")
+    assert doubled.n_rows == 10_000
+    model = ModelStore(api["root"]).load(MODEL).model
+    np.testing.assert_allclose(both.json()["is_fake_probability"], score_log(doubled, model).p)
+    assert not np.allclose(both.json()["is_fake_probability"], expected["p"])
+
+
+@pytest.mark.parametrize(
+    ("how", "where"), [("data", "overlaps in the body"), ("params", "overlaps in the query")]
+)
+def test_an_unknown_overlaps_choice_is_422_naming_the_choices(api, scoring, how, where):
+    response = api["client"].post(
+        "/predict", files=twice(scoring["csv"]), **{how: {"overlaps": "drop"}}
+    )
+    assert response.status_code == 422
+    assert where in response.json()["detail"]
+    assert "'keep_one' or 'keep_all'" in response.json()["detail"]
+
+
+def test_train_on_overlapping_files_counts_the_rows_as_asked(tmp_path):
+    client = TestClient(create_app(tmp_path))
+    files = twice(csv_bytes(generate_log(3_000, seed=5)))
+    one = client.post("/train", files=files, data={"name": "one"})
+    both = client.post("/train", files=files, data={"name": "both", "overlaps": "keep_all"})
+    assert one.status_code == both.status_code == 201, both.text
+    assert (one.json()["training"]["rows"], both.json()["training"]["rows"]) == (3_000, 6_000)
+    assert one.json()["training"]["users"] == both.json()["training"]["users"]
+    assert "One copy is kept" in overlap_warning(one.json())
+    assert "Both copies are kept" in overlap_warning(both.json())
+    refused = client.post("/train", files=files, data={"name": "x", "overlaps": "drop"})
+    assert refused.status_code == 422
+    assert "overlaps in the body" in refused.json()["detail"]
+    assert "'keep_one' or 'keep_all'" in refused.json()["detail"]
+
+
 def test_users_come_in_order_of_first_appearance(api):
     body = {
         "UserId": ["b", "a", "c", "a", "b", 7],
@@ -517,6 +590,7 @@ def test_a_typed_threshold_flags_from_it_in_body_query_or_form(api, scoring):
         ({"cost_fn": 1, "top_k": 5}, "Give both costs"),
         ({"cost_fp": 0, "cost_fn": 0}, "Both costs are zero"),
         ({"cost_fp": -1, "cost_fn": 9}, "cost_fp in the body"),
+        ({"cost_fp": 1e308, "cost_fn": 1e308}, "Costs must be at most 1e15"),
         ({"top_k": -1}, "top_k in the body"),
         ({"top_k": 1.5}, "top_k in the body"),
         ({"costfp": 1}, "costfp in the body: Extra inputs are not permitted"),

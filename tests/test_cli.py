@@ -113,6 +113,62 @@ def test_predict_top_k_flags_the_k_riskiest(workspace):
     assert len(flagged) == 25 and min(flagged) >= max(others)
 
 
+def test_overlapping_logs_keep_one_copy_unless_overlaps_keep_all(workspace, tmp_path):
+    store = ["--models-dir", str(workspace["store"])]
+    log = workspace["small"]
+    again = tmp_path / "again.csv"
+    again.write_bytes(log.read_bytes())  # the same export, saved twice
+    alone, one, both = tmp_path / "alone.csv", tmp_path / "one.csv", tmp_path / "both.csv"
+    assert run("predict", str(log), str(alone), *store).returncode == 0
+    r_one = run("predict", str(log), str(again), str(one), *store)
+    r_both = run("predict", str(log), str(again), str(both), "--overlaps", "keep_all", *store)
+    assert r_one.returncode == r_both.returncode == 0, r_both.stderr
+    assert "the exports overlap. One copy is kept: those rows of " in r_one.stderr
+    assert "Both copies are kept, so those users' events count twice." in r_both.stderr
+    # One copy scores as the log alone; two copies give every user twice the events.
+    assert read_csv(one) == read_csv(alone)
+    p_one = [float(x["is_fake_probability"]) for x in read_csv(one)]
+    p_both = [float(x["is_fake_probability"]) for x in read_csv(both)]
+    assert [x["UserId"] for x in read_csv(both)] == [x["UserId"] for x in read_csv(one)]
+    assert sum(a != b for a, b in zip(p_one, p_both, strict=True)) > len(p_one) / 2
+
+
+def test_training_on_overlapping_logs_reads_the_rows_as_asked(workspace, tmp_path):
+    log = workspace["small"]
+    store = ["--models-dir", str(tmp_path / "store")]
+    read = {}
+    for choice, said in (("keep_one", "One copy is kept"), ("keep_all", "Both copies are kept")):
+        r = run("train", str(log), str(log), "--name", choice, "--overlaps", choice, *store)
+        assert r.returncode == 0, r.stderr
+        assert said in r.stderr
+        read[choice] = re.search(r"Read ([\d,]+) rows, ([\d,]+) users", r.stderr).groups()
+    (rows_one, users_one), (rows_both, users_both) = read["keep_one"], read["keep_all"]
+    assert (rows_one, rows_both) == ("6,000", "12,000") and users_one == users_both
+
+
+def test_an_unknown_overlaps_choice_is_a_usage_error(workspace):
+    r = run("evaluate", str(workspace["small"]), "--overlaps", "drop")
+    assert_clean_error(r, "--overlaps", "'drop'", "keep_one", "keep_all")
+
+
+def test_costs_too_large_to_price_are_refused_and_the_largest_priced_without_warnings(workspace):
+    store = ["--models-dir", str(workspace["store"])]
+    costs = ["--cost-fp", "1e308", "--cost-fn", "1e308"]
+    huge = run("evaluate", str(workspace["score"]), *costs, *store)
+    assert_clean_error(huge, "at most 1e15", "M=1e+308", "larger unit")
+    r = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "fakeusers", "evaluate", str(workspace["score"])]
+        + ["--cost-fp", "1e15", "--cost-fn", "1e15", *store],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if "expected cost" in x)
+    assert "inf" not in line and "nan" not in line, line
+
+
 def test_evaluate_reports_metrics_and_costs(workspace):
     r = run(
         "evaluate",

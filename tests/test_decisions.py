@@ -1,23 +1,27 @@
-"""Tests for fakeusers.decisions: cost rule, top-K, costs, outcomes and the cost curve.
+"""Tests for fakeusers.decisions: cost rule, top-K, costs, outcomes, the cost interval, and
+the checks of fakeusers.decisioninputs on every function that takes costs, probabilities,
+labels or flags (the cost curve's too).
 
-Brute-force references are plain Python loops over users, written independently of
-the vectorised code under test.
+Brute-force references (``tests.support``) are plain Python loops over users, written
+independently of the vectorised code under test.
 """
 
 from __future__ import annotations
 
 import doctest
 import math
+import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from fakeusers import decisions
+from fakeusers.costcurve import CostCurve
+from fakeusers.decisioninputs import MAX_COST
 from fakeusers.decisions import (
-    CostCurve,
     Decision,
     Outcome,
     cost_threshold,
@@ -28,60 +32,18 @@ from fakeusers.decisions import (
     outcome,
 )
 from fakeusers.errors import FakeusersError
-
-# numpy's first calls are slow enough to trip hypothesis' per-example deadline.
-no_deadline = settings(deadline=None)
-
-# Mix in a few round values so ties between users (and exact 0 and 1) are common.
-probability = st.one_of(
-    st.floats(0.0, 1.0, allow_nan=False),
-    st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.75, 1.0]),
+from tests.support import (
+    brute_counts,
+    brute_expected_cost,
+    brute_realised_cost,
+    calibrated,
+    close,
+    cost,
+    costs,
+    no_deadline,
+    probabilities,
+    scored_users,
 )
-probabilities = arrays(np.float64, st.integers(0, 40), elements=probability)
-# Costs are amounts of money: zero, whole numbers, or from a millionth to a million.
-cost = st.one_of(st.just(0.0), st.integers(0, 1000), st.floats(1e-6, 1e6))
-costs = st.tuples(cost, cost).filter(lambda mf: mf[0] > 0 or mf[1] > 0)
-
-
-@st.composite
-def scored_users(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
-    p = draw(probabilities)
-    y = draw(arrays(np.int64, p.size, elements=st.integers(0, 1)))
-    return p, y
-
-
-def brute_expected_cost(p, flagged, m, f) -> float:
-    return math.fsum((1 - pi) * m if fl else pi * f for pi, fl in zip(p, flagged, strict=True))
-
-
-def brute_counts(y, flagged) -> tuple[int, int, int, int]:
-    tp = fp = fn = tn = 0
-    for yi, fl in zip(y, flagged, strict=True):
-        if fl and yi:
-            tp += 1
-        elif fl:
-            fp += 1
-        elif yi:
-            fn += 1
-        else:
-            tn += 1
-    return tp, fp, fn, tn
-
-
-def brute_realised_cost(y, flagged, m, f) -> float:
-    _, fp, fn, _ = brute_counts(y, flagged)
-    return fp * m + fn * f
-
-
-def close(a: float, b: float, scale: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9 * scale)
-
-
-def calibrated(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    p = rng.random(n)
-    return p, (rng.random(n) < p).astype(int)
-
 
 # --- cost_threshold -------------------------------------------------------------------
 
@@ -219,170 +181,6 @@ def test_outcome_accepts_0_1_flags_and_boolean_labels():
     assert (o.tp, o.fp, o.fn, o.tn, o.realised_cost) == (1, 1, 1, 0, 7.0)
 
 
-# --- CostCurve ------------------------------------------------------------------------
-
-
-@no_deadline
-@given(scored_users(), costs)
-def test_cost_curve_matches_brute_force_at_every_threshold(users, mf):
-    p, y = users
-    m, f = mf
-    curve = CostCurve.from_scores(p, y_true=y)
-    expected = curve.expected_costs(m, f)
-    realised = curve.realised_costs(m, f)
-    assert curve.n_users == p.size
-    assert len(curve.thresholds) == len(np.unique(p)) + 1
-    for i, t in enumerate(curve.thresholds):
-        flagged = [pi >= t for pi in p]
-        _, fp, fn, _ = brute_counts(y, flagged)
-        assert curve.n_flagged[i] == sum(flagged)
-        assert (curve.fp[i], curve.fn[i]) == (fp, fn)
-        assert close(curve.expected_fp[i], math.fsum(1 - pi for pi in p if pi >= t), p.size)
-        assert close(curve.expected_fn[i], math.fsum(pi for pi in p if pi < t), p.size)
-        scale = (m + f) * p.size
-        assert close(expected[i], brute_expected_cost(p, flagged, m, f), scale)
-        assert realised[i] == pytest.approx(brute_realised_cost(y, flagged, m, f))
-
-
-@no_deadline
-@given(probabilities)
-def test_cost_curve_thresholds_descend_from_nobody_to_everybody(p):
-    curve = CostCurve.from_scores(p)
-    assert (np.diff(curve.thresholds) < 0).all()
-    assert (np.diff(curve.n_flagged) > 0).all()
-    assert curve.n_flagged[0] == 0
-    assert (p < curve.thresholds[0]).all()
-    if p.size:
-        assert curve.n_flagged[-1] == p.size
-        assert set(curve.thresholds[1:].tolist()) == set(p.tolist())
-    assert curve.fp is None
-    assert curve.fn is None
-
-
-@no_deadline
-@given(scored_users(), costs, st.booleans())
-def test_optimum_is_the_brute_force_minimum_over_all_thresholds(users, mf, realised):
-    p, y = users
-    m, f = mf
-    curve = CostCurve.from_scores(p, y_true=y)
-    best = curve.optimum(m, f, realised=realised)
-
-    def brute(t: float) -> float:
-        flagged = [pi >= t for pi in p]
-        if realised:
-            return brute_realised_cost(y, flagged, m, f)
-        return brute_expected_cost(p, flagged, m, f)
-
-    # Every threshold that matters: each distinct p, and one that flags nobody.
-    candidates = [*set(p.tolist()), 1.5]
-    brute_min = min(brute(t) for t in candidates)
-    scale = (m + f) * max(p.size, 1)
-    if best is None:
-        # No real minimum: flagging nobody or everyone is as cheap as anything.
-        ends = (brute(1.5), brute(float(p.min())) if p.size else brute(1.5))
-        assert any(close(end, brute_min, scale) for end in ends)
-        return
-    t_best, c_best = best
-    assert brute(1.5) > brute_min
-    assert 0 < sum(pi >= t_best for pi in p) < p.size
-    assert close(c_best, brute_min, scale)
-    assert close(brute(t_best), brute_min, scale)
-    # Every threshold that blocks fewer users costs more: ties go to blocking fewer.
-    n_best = sum(pi >= t_best for pi in p)
-    for t in candidates:
-        if sum(pi >= t for pi in p) < n_best:
-            assert brute(t) > brute_min
-
-
-def test_optimum_breaks_ties_towards_blocking_fewer():
-    # M = F: flagging 0.75 alone or 0.75 and 0.5 both cost 0.85; fewer blocked wins.
-    t, c = CostCurve.from_scores([0.1, 0.5, 0.75]).optimum(cost_fp=1, cost_fn=1)
-    assert t == 0.75
-    assert c == pytest.approx(0.85)
-
-
-@pytest.mark.parametrize(
-    ("p", "y", "m", "f"),
-    [
-        ([0.5], None, 1, 1),  # flat: flagging or not costs 0.5 either way
-        ([], None, 1, 1),  # no users
-        ([0.2, 0.7], [0, 0], 1, 0),  # realised costs all zero at F = 0 and no fakes flagged
-        ([0.0, 0.0], None, 0, 1),  # expected costs all zero
-    ],
-)
-def test_optimum_is_none_on_a_flat_curve(p, y, m, f):
-    assert CostCurve.from_scores(p, y_true=y).optimum(m, f) is None
-
-
-@pytest.mark.parametrize(("m", "f"), [(1, 1000), (1000, 1)])
-def test_optimum_is_none_where_the_cost_still_falls_at_an_end(m, f):
-    # F huge: flagging everyone is cheapest; M huge: flagging nobody is.
-    p = np.random.default_rng(4).uniform(0.2, 0.8, 2_000)  # M/(M+F) is outside them all
-    curve = CostCurve.from_scores(p)
-    assert curve.optimum(m, f) is None
-    costs = curve.expected_costs(m, f)
-    assert costs.argmin() in (0, costs.size - 1)
-
-
-def test_optimum_uses_expected_cost_without_labels():
-    curve = CostCurve.from_scores([0.1, 0.9])
-    assert curve.optimum(1, 1) == curve.optimum(1, 1, realised=False)
-    with pytest.raises(FakeusersError, match="need labels"):
-        curve.realised_costs(1, 1)
-
-
-def test_optimum_realised_and_expected_differ_when_labels_disagree_with_p():
-    # The model is confident and wrong: realised cost prefers flagging nobody.
-    curve = CostCurve.from_scores([0.1, 0.9, 0.9, 0.95], y_true=[0, 0, 0, 1])
-    t_expected, _ = curve.optimum(1, 1, realised=False)
-    t_realised, c_realised = curve.optimum(1, 1, realised=True)
-    assert t_expected == 0.9
-    assert t_realised == 0.95
-    assert c_realised == 0.0
-
-
-def test_cost_curve_arrays_are_read_only():
-    curve = CostCurve.from_scores([0.2, 0.7], y_true=[0, 1])
-    for arr in (curve.thresholds, curve.n_flagged, curve.expected_fp, curve.fn):
-        with pytest.raises(ValueError, match="read-only"):
-            arr[0] = 0
-
-
-def test_cost_curve_of_no_users_flags_nobody():
-    curve = CostCurve.from_scores([], y_true=[])
-    assert curve.n_flagged.tolist() == [0]
-    assert curve.optimum(1, 1) is None
-
-
-# --- Elkan's rule on calibrated data ----------------------------------------------------
-
-
-@pytest.mark.parametrize(("m", "f"), [(1, 1), (1, 3), (1, 9), (4, 1)])
-def test_expected_cost_optimum_is_elkans_threshold_on_calibrated_data(m, f):
-    p, _ = calibrated(100_000, seed=1)
-    t_star = cost_threshold(m, f)
-    t_opt, _ = CostCurve.from_scores(p).optimum(m, f, realised=False)
-    assert abs(t_opt - t_star) < 1e-3
-    # Exactly the users above M/(M+F) are flagged.
-    assert ((p >= t_opt) == (p > t_star)).all()
-
-
-@pytest.mark.parametrize(("m", "f"), [(1, 1), (1, 3), (1, 9), (4, 1)])
-def test_realised_cost_optimum_is_near_elkans_threshold_on_calibrated_data(m, f):
-    p, y = calibrated(100_000, seed=2)
-    t_opt, _ = CostCurve.from_scores(p, y_true=y).optimum(m, f)
-    assert abs(t_opt - cost_threshold(m, f)) < 0.05
-
-
-def test_realised_optimum_moves_away_from_elkan_when_scores_are_miscalibrated():
-    # Guards the test above against passing for any curve: with p squashed
-    # towards 0.5 (overconfident the other way), the realised optimum is far from M/(M+F).
-    p, y = calibrated(100_000, seed=3)
-    squashed = 0.5 + (p - 0.5) * 0.3
-    t_opt, _ = CostCurve.from_scores(squashed, y_true=y).optimum(1, 9)
-    assert abs(t_opt - cost_threshold(1, 9)) > 0.2
-
-
 # --- decide ---------------------------------------------------------------------------
 
 
@@ -514,9 +312,46 @@ def test_docstring_examples_run():
     assert doctest.testmod(decisions).failed == 0
 
 
-def test_threshold_survives_huge_costs():
-    assert cost_threshold(1e308, 1e308) == 0.5
-    assert cost_threshold(1e308, 3e307) == pytest.approx(1 / 1.3)
+@pytest.mark.parametrize("huge", [1e16, 1e308, 1.5e308])
+def test_costs_above_the_largest_are_refused_everywhere_saying_what_to_do(huge):
+    # Priced with such costs, every figure overflowed to inf, and the interval to NaN.
+    curve = CostCurve.from_scores([0.1, 0.9], y_true=[0, 1])
+    calls = [
+        lambda: cost_threshold(huge, huge),
+        lambda: decide([0.1, 0.9], cost_fp=huge, cost_fn=huge),
+        lambda: expected_cost([0.1], [True], huge, 1),
+        lambda: decisions.cost_interval([0.1], [True], huge, 1),
+        lambda: outcome([1], [True], huge, 1),
+        lambda: curve.expected_costs(huge, 1),
+        lambda: curve.optimum(huge, 1),
+    ]
+    for call in calls:
+        with pytest.raises(FakeusersError, match=r"at most 1e15 .*; got M=.*in a larger unit"):
+            call()
+    with pytest.raises(FakeusersError, match="got F="):
+        decide([0.1], cost_fp=1, cost_fn=huge)
+
+
+@pytest.mark.parametrize("case", ["30 users", "2,000 users, both sides normal"])
+def test_the_largest_costs_price_a_decision_in_finite_numbers_without_warnings(case):
+    p, _, m, f = INTERVAL_CASES[case]
+    y = (np.random.default_rng(7).random(p.size) < p).astype(int)
+    scale = MAX_COST / max(m, f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow in numpy is a RuntimeWarning
+        d = decide(p, cost_fp=m * scale, cost_fn=f * scale, y_true=y)
+        curve = CostCurve.from_scores(p, y_true=y)
+        costs = curve.expected_costs(m * scale, f * scale)
+        curve.optimum(m * scale, f * scale)
+    small = decide(p, cost_fp=m, cost_fn=f, y_true=y)
+    assert np.isfinite([d.expected_cost, *d.expected_cost_interval, *costs]).all()
+    # Costs only scale the money: the same flags, every figure times the scale.
+    assert d.n_flagged == small.n_flagged
+    assert d.expected_cost == pytest.approx(small.expected_cost * scale, rel=1e-12)
+    assert d.expected_cost_interval == pytest.approx(
+        tuple(x * scale for x in small.expected_cost_interval), rel=1e-9
+    )
+    assert d.outcome.realised_cost == pytest.approx(small.outcome.realised_cost * scale)
 
 
 # --- the interval of the realised cost --------------------------------------------------

@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import pytest
 
 from fakeusers import plots
-from fakeusers.decisions import CostCurve, outcome
+from fakeusers.costcurve import CostCurve
+from fakeusers.decisions import outcome
 from fakeusers.models import reliability_table
 from fakeusers.plots import Groups
 from fakeusers.reading import LoadReport, Log

@@ -22,10 +22,12 @@ from fakeusers.api.bodies import bounded_sources, predict_body, upload_sources
 from fakeusers.api.errors import responses
 from fakeusers.api.review import Db
 from fakeusers.api.schemas import (
+    OVERLAPS_DOC,
     Applicability,
     Health,
     ModelCard,
     ModelType,
+    Overlaps,
     PredictOptions,
     PredictResponse,
     Reason,
@@ -171,6 +173,7 @@ def train_model(
             "timestamps."
         ),
     ] = False,
+    overlaps: Annotated[Overlaps, Form(description=OVERLAPS_DOC)] = "keep_one",
 ) -> JSONResponse:
     sources = bounded_sources(upload_sources(file), limit)
     _log.info("POST /train: %s model %s", model, repr(name) if name else "(default name)")
@@ -183,6 +186,7 @@ def train_model(
         use_timestamps=not ignore_timestamps,
         replace=replace,
         progress=_log.info,
+        overlaps=overlaps,
     )
     return JSONResponse(
         {**card, "warnings": list(log.report.warnings)},
@@ -235,7 +239,12 @@ def _predict(
     logs = bounded_sources(sources, limit)
     verdicts, problem = held_verdicts(db) if rule is not None else ({}, None)
     scored = score_sources(
-        logs, store=store, model=f"{name}@{version}", rule=rule, verdicts=verdicts
+        logs,
+        store=store,
+        model=f"{name}@{version}",
+        rule=rule,
+        verdicts=verdicts,
+        overlaps=options.overlaps or "keep_one",
     )
     rendered = _rendered(scored, reasons=bool(options.reasons))
     if problem:

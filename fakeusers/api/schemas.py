@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 import fakeusers
-from fakeusers import MODEL_TYPES
+from fakeusers import MODEL_TYPES, OVERLAPS
 
 __all__ = [
     "Applicability",
@@ -20,6 +20,8 @@ __all__ = [
     "Health",
     "ModelCard",
     "ModelType",
+    "OVERLAPS_DOC",
+    "Overlaps",
     "PredictOptions",
     "PredictRequest",
     "PredictResponse",
@@ -29,6 +31,15 @@ __all__ = [
 ]
 
 ModelType = Literal[MODEL_TYPES]  # type: ignore[valid-type]
+Overlaps = Literal[OVERLAPS]  # type: ignore[valid-type]
+
+#: What API users read about ``overlaps``, in /predict and /train alike.
+OVERLAPS_DOC = (
+    "With several files: a user whose rows in one file repeat, exactly, their rows in an "
+    "earlier file (overlapping exports). `keep_one` (the default) keeps one copy; `keep_all` "
+    "keeps both, so those users' events count twice. `warnings` says which was applied and "
+    "how many users and rows overlap."
+)
 
 _REF_EXAMPLE = "june@2"
 
@@ -68,6 +79,7 @@ class PredictOptions(BaseModel):
         "Default: the store's default model (the promoted one).",
         examples=[_REF_EXAMPLE],
     )
+    overlaps: Overlaps | None = Field(None, description=OVERLAPS_DOC)
     cost_fp: float | None = Field(
         None,
         ge=0,
@@ -393,8 +405,8 @@ def predict_body_doc() -> dict[str, Any]:
     return {
         "required": True,
         "description": "The log, in one of three forms. Options (model, cost_fp, cost_fn, "
-        "top_k, threshold) go in the JSON object or form fields, or in the query string; each "
-        "at most once.",
+        "top_k, threshold, overlaps) go in the JSON object or form fields, or in the query "
+        "string; each at most once.",
         "content": {
             "application/json": {"schema": PredictRequest.model_json_schema()},
             "text/csv": {

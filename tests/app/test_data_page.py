@@ -6,6 +6,7 @@ import gzip
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from fakeusers import reading
 from fakeusers.demo import write_demo_csv
@@ -47,6 +48,49 @@ def test_the_same_export_uploaded_twice_is_counted_once_and_said(labelled: bytes
         and "One copy is kept" in w.value
         for w in at.warning
     )
+
+
+def overlaps_radio(at: AppTest):
+    (radio,) = [r for r in at.radio if r.key == state.OVERLAPS_INPUT]
+    return radio
+
+
+def test_overlapping_files_can_be_kept_once_or_twice_keeping_model_and_costs(
+    labelled: bytes,
+) -> None:
+    at = upload(new_app(), ("train.csv", labelled))
+    assert not [r for r in at.radio if r.key == state.OVERLAPS_INPUT], "one file: no choice"
+    train(at)
+    model = at.session_state[state.MODEL]
+    at.session_state[state.COST_FN] = 7.0
+    at = upload(at, ("a.csv", labelled), ("b.csv", labelled))
+    assert_clean(at)
+    users = metric(at, "Users")
+    assert metric(at, "Rows") == "20,000"
+    assert overlaps_radio(at).value == "keep_one"
+    assert overlaps_radio(at).options == ["Keep one copy (recommended)", "Keep both copies"]
+    assert any("One copy is kept" in w.value for w in at.warning)
+
+    at = overlaps_radio(at).set_value("keep_all").run()
+    assert_clean(at)
+    assert (metric(at, "Rows"), metric(at, "Users")) == ("40,000", users)
+    events = at.dataframe[0].value
+    assert events["rows"].sum() == 40_000
+    assert any("Both copies are kept" in w.value for w in at.warning)
+    assert not any("One copy is kept" in w.value for w in at.warning)
+    assert overlaps_radio(at).value == "keep_all"
+    assert at.session_state[state.DATASET].log.report.overlaps_kept == "keep_all"
+    assert at.session_state[state.MODEL] is model and at.session_state[state.COST_FN] == 7.0
+    assert "40,000 rows" in at.sidebar.markdown[0].value + at.sidebar.markdown[1].value
+
+    goto(at, "decisions")  # the model scores the log as now read: twice the events of
+    assert not at.exception  # each user, which the applicability check sees
+    assert "does not fit the model" in at.error[0].value and metric(at, "Users flagged")
+    goto(at, "data")
+    assert overlaps_radio(at).value == "keep_all" and metric(at, "Rows") == "40,000"
+    at = overlaps_radio(at).set_value("keep_one").run()
+    assert metric(at, "Rows") == "20,000"
+    assert any("One copy is kept" in w.value for w in at.warning)
 
 
 def test_unlabelled_log_is_marked_for_scoring_not_training(unlabelled: bytes) -> None:
@@ -92,7 +136,7 @@ def test_bad_upload_shows_the_library_message_and_keeps_data_and_model(
 def test_unexpected_failure_is_a_friendly_message_not_a_traceback(
     labelled: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(sources):
+    def broken(sources, **options):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(reading, "read_logs", broken)
@@ -126,7 +170,9 @@ def test_missing_demo_file_says_how_to_create_it(
 def test_same_upload_is_read_once(labelled: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     original = reading.read_logs
-    monkeypatch.setattr(reading, "read_logs", lambda s: calls.append(1) or original(s))
+    monkeypatch.setattr(
+        reading, "read_logs", lambda s, **options: calls.append(1) or original(s, **options)
+    )
     at = upload(new_app(), ("train.csv", labelled))
     at.run()
     goto(at, "users")

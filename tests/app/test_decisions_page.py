@@ -100,6 +100,18 @@ def test_both_costs_zero_is_explained_not_crashed(labelled: bytes) -> None:
     assert "Both costs are zero" in error.value
 
 
+@pytest.mark.parametrize(("m", "f"), [(1e308, 1e308), (1.5e308, 1.0), (1.0, 1e16)])
+def test_costs_too_large_to_price_are_explained_not_crashed(labelled: bytes, m, f) -> None:
+    at = set_costs(decisions_page(labelled), m, f)
+    assert not at.exception
+    (error,) = at.error
+    assert "Costs must be at most 1e15" in error.value and "larger unit" in error.value
+    at = set_costs(at, 1e15, 1e15)  # the largest costs price the decision in finite numbers
+    assert_clean(at)
+    assert metric(at, "Threshold M/(M+F)") == "0.5"
+    assert "inf" not in metric(at, "Expected cost") and "nan" not in metric(at, "Expected cost")
+
+
 def test_review_capacity_mode_flags_exactly_k_users(labelled: bytes) -> None:
     at = decisions_page(labelled)
     at.radio(key=state.RULE_INPUT).set_value(state.RULE_TOP_K).run()

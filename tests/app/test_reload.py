@@ -53,12 +53,14 @@ def test_a_saved_model_comes_back_from_the_store(labelled: bytes, isolated: Path
 
 def test_a_url_that_names_nothing_known_starts_an_empty_session() -> None:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    for key, value in {"data": "0" * 32, "model": "nobody@3", "m": "abc", "k": "-5"}.items():
+    url = {"data": "0" * 32, "model": "nobody@3", "m": "abc", "f": "inf", "k": "-5"}
+    for key, value in url.items():
         at.query_params[key] = value
     at.run()
     assert not at.exception
     assert at.session_state[state.DATASET] is None and at.session_state[state.MODEL] is None
     assert at.session_state[state.COST_FP] == 1.0 and at.session_state[state.TOP_K] == 100
+    assert at.session_state[state.COST_FN] == 4.0  # an infinite cost is not a cost
 
 
 def test_a_typed_threshold_comes_back_to_the_last_digit(labelled: bytes) -> None:
