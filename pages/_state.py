@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -45,6 +46,8 @@ COST_FN = "cost_fn"
 RULE = "rule"
 TOP_K = "top_k"
 THRESHOLD = "threshold"
+USER = "user"  # ID of the user shown up close on the Users page
+USER_OPENED = "user_opened"  # the Users page was opened on USER from the flagged list
 
 # Widget keys (a widget's own value is dropped when its page is left; see ``bound``).
 UPLOADER = "logs"
@@ -54,6 +57,8 @@ RULE_INPUT = "rule_input"
 TOP_K_INPUT = "top_k_input"
 THRESHOLD_INPUT = "threshold_input"
 TABLE_PAGE = "table_page"
+FLAGGED_PICK = "flagged_pick"  # the flagged table's row selection, suffixed by FLAGGED_PICKS
+FLAGGED_PICKS = "flagged_picks"  # rows opened so far: a new selection key after each one
 USER_SEARCH = "user_search"
 USER_PICK = "user_pick"
 MODEL_PICK = "model_pick"
@@ -76,6 +81,8 @@ DEFAULTS: dict[str, Any] = {
     RULE: RULE_COSTS,
     TOP_K: 100,
     THRESHOLD: 0.2,
+    USER: None,
+    FLAGGED_PICKS: 0,
 }
 
 _LOG = logging.getLogger(__name__)
@@ -117,6 +124,15 @@ def dataset() -> Dataset | None:
 
 def active_model() -> ActiveModel | None:
     return st.session_state[MODEL]
+
+
+def focused_user(log: reading.Log) -> int | None:
+    """The index in ``log`` of the user to show up close (:data:`USER`), if it is in ``log``."""
+    user_id = st.session_state[USER]
+    if user_id is None:
+        return None
+    hits = np.flatnonzero(log.user_ids == user_id)
+    return int(hits[0]) if hits.size else None
 
 
 def rule() -> scoring.Rule | None:

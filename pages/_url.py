@@ -22,6 +22,7 @@ from fakeusers.store import ModelStore
 from pages import _state as state
 
 DATA, MODEL, COST_FP, COST_FN, RULE, TOP_K, THRESHOLD = "data", "model", "m", "f", "rule", "k", "t"
+USER = "user"
 _RULES = {state.RULE_COSTS: "costs", state.RULE_TOP_K: "top", state.RULE_THRESHOLD: "typed"}
 _RESTORED = "url_restored"
 _KEPT = 32  # logs and unsaved models kept for reloads, the oldest dropped first
@@ -76,6 +77,8 @@ def remember() -> None:
         params[TOP_K] = str(int(session[state.TOP_K]))
     if session[state.RULE] == state.RULE_THRESHOLD:
         params[THRESHOLD] = repr(float(session[state.THRESHOLD]))
+    if session[state.USER] is not None:
+        params[USER] = session[state.USER]
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
 
@@ -108,6 +111,8 @@ def restore() -> None:
             continue
         if value >= 0 and value == value:  # not negative, not NaN
             session[key] = value
+    if query.get(USER):
+        session[state.USER] = query[USER]
     rules = {short: label for label, short in _RULES.items()}
     if query.get(RULE) in rules:
         session[state.RULE] = rules[query[RULE]]

@@ -192,6 +192,14 @@ def summary(scored: ScoredLog) -> None:
         )
 
 
+def open_user(user_id: str) -> None:
+    """Show ``user_id`` up close on the Users page; coming back finds no row selected."""
+    st.session_state[state.USER] = user_id
+    st.session_state[state.USER_OPENED] = True
+    st.session_state[state.FLAGGED_PICKS] += 1
+    st.switch_page("pages/users.py")
+
+
 def flagged_list(scored: ScoredLog) -> None:
     """The flagged users, a page at a time, and the download of all of them."""
     ranked = scored.ranked_flagged
@@ -206,9 +214,12 @@ def flagged_list(scored: ScoredLog) -> None:
     table = None
     with state.user_action("explaining the flagged users"):
         table = state.table(shown)
-    st.dataframe(
+    picked = st.dataframe(
         scored.table(shown) if table is None else table,
         hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key=f"{state.FLAGGED_PICK}-{st.session_state[state.FLAGGED_PICKS]}",
         column_config={
             "is_fake_probability": st.column_config.ProgressColumn(
                 "P(fake)", format="%.3f", min_value=0.0, max_value=1.0
@@ -217,10 +228,14 @@ def flagged_list(scored: ScoredLog) -> None:
             "top_reason": st.column_config.TextColumn("top reason (log-odds)"),
         },
     )
+    rows = picked.selection.rows
+    if rows and rows[0] < shown.size:
+        open_user(str(scored.user_ids[shown[rows[0]]]))
     if ranked.size:
         st.caption(
             f"Users {first + 1:,}-{first + shown.size:,} of {ranked.size:,} "
-            f"(page {page:,} of {pages:,}). The download holds all flagged users."
+            f"(page {page:,} of {pages:,}); click a row to see that user's events and reasons "
+            "on the Users page. The download holds all flagged users."
         )
     else:
         st.info("Nobody is flagged with these settings.")
