@@ -230,6 +230,25 @@ class Candidate:
             model.training.get("fingerprint_sha256"),
         )
 
+    def figures(self, cost_fp: float | None, cost_fn: float | None) -> dict[str, float | None]:
+        """ROC AUC, average precision, Brier score, log loss and the realised cost at the
+        costs (None without costs, or for the ranking figures with one class only)."""
+        y = self.y
+        p = np.clip(self.p, _EPS, 1 - _EPS)
+        both = 0 < y.sum() < y.size
+        ap, auc = _ranking_scores(y, _thresholds(self.p), np.ones(y.size)) if both else (None,) * 2
+        cost = None
+        if cost_fp is not None and cost_fn is not None:
+            flags = self.p >= cost_threshold(cost_fp, cost_fn)
+            cost = outcome(y, flags, cost_fp, cost_fn).realised_cost
+        return {
+            "ROC AUC": auc,
+            "average precision": ap,
+            "Brier": float(np.mean((self.p - y) ** 2)),
+            "log loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
+            "cost at your costs": cost,
+        }
+
     def comparable(self, other: Candidate) -> bool:
         """Whether both were cross-validated on the same users with the same labels."""
         return (
@@ -252,9 +271,6 @@ class Difference:
     better: int | None
     beyond_noise: bool
     form: str
-
-    def says(self) -> str:
-        return f"{self.figure} {self.first:{self.form}} vs {self.second:{self.form}}"
 
 
 @dataclass(frozen=True)
@@ -413,14 +429,14 @@ def _reason(comparison: Comparison) -> Recommendation:
     def oriented(diff: Difference) -> str:
         # The kept model's value first.
         a, b = (diff.first, diff.second) if w == 0 else (diff.second, diff.first)
-        return f"{diff.figure} {a:{diff.form}} vs {b:{diff.form}}"
+        return f"{diff.figure} ({a:{diff.form}} vs {b:{diff.form}})"
 
     for_it = [d for d in comparison.differences if d.beyond_noise and d.better == w]
     against = [d for d in comparison.differences if d.beyond_noise and d.better not in (w, None)]
     noise = [d for d in comparison.differences if not d.beyond_noise or d.better is None]
     parts = []
     if for_it:
-        parts.append("better on " + ", ".join(oriented(d) for d in for_it))
+        parts.append("it does better on " + ", ".join(oriented(d) for d in for_it))
     else:
         simpler = kept.model_type == "logistic" and other.model_type != "logistic"
         parts.append(
@@ -432,7 +448,7 @@ def _reason(comparison: Comparison) -> Recommendation:
             )
         )
     if against:
-        parts.append("worse on " + ", ".join(oriented(d) for d in against))
+        parts.append("it does worse on " + ", ".join(oriented(d) for d in against))
     if noise and for_it:
         parts.append(
             "the differences in " + ", ".join(oriented(d) for d in noise) + " are within noise"

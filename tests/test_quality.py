@@ -75,7 +75,9 @@ def test_a_clearly_better_model_wins_beyond_noise() -> None:
     assert brier.beyond_noise and brier.better == 1
     said = recommend([bad, good], 1.0, 4.0)
     assert said is not None and said.keep == "good"
-    assert said.reason.startswith("Keep good rather than bad: better on cost at your costs")
+    assert said.reason.startswith(
+        "Keep good rather than bad: it does better on cost at your costs ("
+    )
 
 
 def test_close_models_are_within_noise_and_the_simpler_one_is_kept() -> None:
@@ -127,3 +129,15 @@ def test_the_best_of_three_is_kept_and_strangers_are_named() -> None:
     )
     assert said is not None and said.keep == "best"
     assert "Not compared: other log" in said.reason
+
+
+def test_a_candidates_figures_are_the_usual_ones() -> None:
+    y, p = population()
+    figures = candidate("a", y, p).figures(1.0, 4.0)
+    assert figures["ROC AUC"] == pytest.approx(roc_auc_score(y, p))
+    assert figures["average precision"] == pytest.approx(average_precision_score(y, p))
+    assert figures["Brier"] == pytest.approx(np.mean((p - y) ** 2))
+    flags = p >= 0.2
+    cost = np.sum(flags & (y == 0)) * 1.0 + np.sum(~flags & (y == 1)) * 4.0
+    assert figures["cost at your costs"] == cost
+    assert candidate("a", y, p).figures(None, None)["cost at your costs"] is None
