@@ -59,6 +59,7 @@ TOP_K_INPUT = "top_k_input"
 THRESHOLD_INPUT = "threshold_input"
 TABLE_PAGE = "table_page"
 FLAGGED_PICK = "flagged_pick"  # the flagged table's row selection, suffixed by FLAGGED_PICKS
+PREPARED = "prepared_list"  # (what it was built for, the rows) of a long flagged list
 FLAGGED_PICKS = "flagged_picks"  # rows opened so far: a new selection key after each one
 USER_SEARCH = "user_search"
 USER_PICK = "user_pick"
