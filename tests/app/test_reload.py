@@ -86,3 +86,15 @@ def test_the_user_shown_up_close_survives_a_reload(labelled: bytes) -> None:
     assert not again.exception
     assert metric(again, "User") == wanted
     assert again.selectbox(key=state.USER_PICK).value == int(np.flatnonzero(ids == wanted)[0])
+
+
+def test_the_candidate_models_survive_a_reload(labelled: bytes) -> None:
+    at = train(train(upload(new_app(), ("train.csv", labelled))), "logistic")
+    before = at.session_state[state.CANDIDATES]
+    assert len(before) == 2
+    again = goto(reload(at), "model")
+    assert not again.exception
+    assert [c.key for c in again.session_state[state.CANDIDATES]] == [c.key for c in before]
+    assert again.session_state[state.MODEL].key == before[-1].key
+    (table,) = again.table
+    assert table.value.index.tolist() == [before[1].label, before[0].label]
