@@ -33,8 +33,10 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 #: Above this many flagged users a dashboard builds the list on request, showing progress:
 #: with a boosting model's reasons it takes about a millisecond per user (100 s for 100k).
 BUILD_ON_REQUEST = 2_000
-#: Users per part when a list is built in parts.
-PART = 2_000
+#: A list built in parts has at most this many parts (each part has a fixed cost) ...
+MAX_PARTS = 20
+#: ... of at least this many users.
+MIN_PART = 5_000
 
 #: Columns of the flagged-users table, in order.
 COLUMNS = ("UserId", "is_fake_probability", "events", "top_reason")
@@ -147,7 +149,7 @@ def table_in_parts(
     users: ArrayLike,
     table: Callable[[np.ndarray], pd.DataFrame],
     *,
-    part: int = PART,
+    part: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """``table(users)``, built ``part`` users at a time, saying how far it has got.
@@ -162,8 +164,9 @@ def table_in_parts(
         The users, in the table's order.
     table : callable
         Builds the rows of some users (``ScoredLog.table`` with reasons, for example).
-    part : int
-        Users per call of ``table``.
+    part : int, optional
+        Users per call of ``table``; by default :data:`MIN_PART`, or more so as to make at
+        most :data:`MAX_PARTS` parts.
     progress : callable, optional
         Called after each part with the users done and the total.
 
@@ -178,6 +181,8 @@ def table_in_parts(
     [2, 3]
     """
     users = np.asarray(users, dtype=np.int64)
+    if part is None:
+        part = max(MIN_PART, -(-users.size // MAX_PARTS))
     if part < 1:
         raise ValueError(f"part must be at least 1; got {part}")
     frames = []

@@ -160,3 +160,15 @@ def test_a_list_built_in_parts_is_the_list_built_at_once(
 def test_an_empty_list_in_parts_has_the_columns() -> None:
     frame = export.table_in_parts([], lambda idx: pd.DataFrame({"UserId": idx.astype(str)}))
     assert list(frame.columns) == ["UserId"] and frame.empty
+
+
+@pytest.mark.parametrize(("users", "parts"), [(100, 1), (12_000, 3), (250_000, 20)])
+def test_a_long_list_is_built_in_a_few_parts(users: int, parts: int) -> None:
+    done = []
+    frame = export.table_in_parts(
+        np.arange(users),
+        lambda idx: pd.DataFrame({"user": idx}),
+        progress=lambda d, n: done.append(d),
+    )
+    assert len(done) == parts and done[-1] == users
+    assert frame["user"].tolist() == list(range(users))
