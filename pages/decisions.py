@@ -216,7 +216,8 @@ def prepared(scored: ScoredLog, place: DeltaGenerator) -> pd.DataFrame | None:
     if kept is not None and kept[0] == wanted:
         return kept[1]
     st.session_state.pop(state.PREPARED, None)  # a stale list: free its memory
-    if not place.button(
+    slot = place.empty()
+    if not slot.button(
         f"Prepare the download ({ranked.size:,} users)",
         icon=":material/build:",
         help="A long list takes a while to build: each user's reasons are worked out.",
@@ -226,6 +227,7 @@ def prepared(scored: ScoredLog, place: DeltaGenerator) -> pd.DataFrame | None:
             "shows how far it has got."
         )
         return None
+    slot.empty()  # the download buttons take its place
     failure = frame = None
     with st.status(
         f"Building the list of {ranked.size:,} flagged users with their reasons ...",

@@ -424,6 +424,7 @@ def test_a_long_list_is_built_on_request_with_progress(
         "complete",
     )
     assert download_button(at).proto.HasField("deferred_file_id")
+    assert not buttons(at, f"Prepare the download ({flagged:,} users)"), "done: out of the way"
     _, rows = at.session_state[state.PREPARED]
     expected = scored(at).with_rule(Rule.of(1, 9))
     assert export.to_csv(rows) == expected.flagged_csv()
