@@ -23,7 +23,11 @@ def click_flagged_row(page: Page, row: int) -> None:
     """Tick the row's selection box, left of its first cell, as an analyst does."""
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
+    # Charts above the table may still be drawing: click once the table has stopped moving.
+    box, previous = grid.bounding_box(), None
+    while box != previous:
+        page.wait_for_timeout(500)
+        box, previous = grid.bounding_box(), box
     assert box is not None
     page.mouse.click(box["x"] + 18, box["y"] + HEADER_PX + row * ROW_PX + ROW_PX / 2)
 
