@@ -346,7 +346,11 @@ def precision_recall_figure(y: ArrayLike, p: ArrayLike, ap: float | None = None)
 
 
 def reliability_figure(y: ArrayLike, p: ArrayLike, bins: int = 10) -> go.Figure:
-    """Observed fake rate against predicted probability: on the diagonal when calibrated."""
+    """Observed fake rate against predicted probability: on the diagonal when calibrated.
+
+    Each point is labelled with the number of users in its bin (and sized by it): a point of
+    a few users is noise.
+    """
     table = [row for row in reliability_table(y, p, bins) if row["users"]]
     fig = go.Figure()
     fig.add_scatter(
@@ -360,9 +364,17 @@ def reliability_figure(y: ArrayLike, p: ArrayLike, bins: int = 10) -> go.Figure:
     fig.add_scatter(
         x=[row["mean_predicted"] for row in table],
         y=[row["observed_fake_rate"] for row in table],
-        mode="lines+markers",
+        mode="lines+markers+text",
         line={"color": _ACCENT, "width": 2},
         marker={"size": 6 + 14 * np.sqrt(users / users.max()) if users.size else 6},
+        # How many users each point rests on, readable without hovering.
+        text=[f"{int(n):,}" for n in users],
+        # Left of the line, except near 0 where the label would leave the plot.
+        textposition=[
+            "middle right" if row["mean_predicted"] < 0.1 else "top left" for row in table
+        ],
+        cliponaxis=False,
+        textfont={"size": 10, "color": _GREY},
         customdata=users,
         hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}<br>%{customdata:,} users"
         "<extra></extra>",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import hashlib
 import logging
 import uuid
@@ -26,10 +27,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fakeusers import reading, scoring
+from fakeusers import quality, reading, scoring
 from fakeusers.errors import FakeusersError
 from fakeusers.models import TrainedModel
 from fakeusers.reasons import Reason
@@ -47,6 +49,8 @@ COST_FN = "cost_fn"
 RULE = "rule"
 TOP_K = "top_k"
 THRESHOLD = "threshold"
+USER = "user"  # ID of the user shown up close on the Users page
+USER_OPENED = "user_opened"  # the Users page was opened on USER from the flagged list
 
 # Widget keys (a widget's own value is dropped when its page is left; see ``bound``).
 UPLOADER = "logs"
@@ -57,13 +61,25 @@ RULE_INPUT = "rule_input"
 TOP_K_INPUT = "top_k_input"
 THRESHOLD_INPUT = "threshold_input"
 TABLE_PAGE = "table_page"
+FLAGGED_PICK = "flagged_pick"  # the flagged table's row selection, suffixed by FLAGGED_PICKS
+PREPARED = "prepared_list"  # (what it was built for, the rows) of a long flagged list
+FLAGGED_PICKS = "flagged_picks"  # rows opened so far: a new selection key after each one
 USER_SEARCH = "user_search"
 USER_PICK = "user_pick"
 MODEL_PICK = "model_pick"
 MODEL_NAME = "model_name"
 REPLACE_MODEL = "replace_model"
 REPLACE_CONFIRMS = "replace_confirms"  # the model name that REPLACE_MODEL's tick is for
+NAME_FOR = "name_for"  # key of the model that MODEL_NAME proposes a name for
 USE_TIMESTAMPS = "use_timestamps"
+CANDIDATE_SHOWN_INPUT = "candidate_shown_input"
+
+# The session's models to compare on the Model page (see ``activate``).
+CANDIDATES = "candidates"  # a tuple of ActiveModel, oldest first
+CANDIDATE_SHOWN = "candidate_shown"  # key of the candidate whose figures are shown
+DROPPED = "dropped_candidate"  # what the last new candidate pushed out, in words
+TRAINED = "trained"  # how many models this session has trained
+MAX_CANDIDATES = 3
 
 RULE_COSTS = "Costs: flag when P(fake) ≥ M/(M+F)"
 RULE_TOP_K = "Review capacity (top K users)"
@@ -79,6 +95,12 @@ DEFAULTS: dict[str, Any] = {
     RULE: RULE_COSTS,
     TOP_K: 100,
     THRESHOLD: 0.2,
+    USER: None,
+    FLAGGED_PICKS: 0,
+    CANDIDATES: (),
+    CANDIDATE_SHOWN: None,
+    DROPPED: None,
+    TRAINED: 0,
 }
 
 _LOG = logging.getLogger(__name__)
@@ -110,15 +132,88 @@ class ActiveModel:
     model: TrainedModel
     key: str
     name: str | None = None
+    trained_at: str = ""  # "model N, HH:MM:SS UTC" for the N-th model trained in a session
 
     @classmethod
-    def trained(cls, model: TrainedModel) -> ActiveModel:
-        return cls(model, key=f"session:{uuid.uuid4().hex}")
+    def trained(cls, model: TrainedModel, number: int = 1) -> ActiveModel:
+        now = dt.datetime.now(dt.UTC)
+        return cls(
+            model, key=f"session:{uuid.uuid4().hex}", trained_at=f"#{number} at {now:%H:%M:%S}"
+        )
+
+    @property
+    def label(self) -> str:
+        """How the page names the model: ``name@version``, or its type and training time."""
+        if self.name:
+            return self.name
+        timing = "" if self.model.vocabulary.timestamps else " without timestamps"
+        when = f" {self.trained_at} UTC" if self.trained_at else ""
+        return f"{self.model.model_type}{timing}{when} (not saved)"
 
     @classmethod
     def stored(cls, stored: StoredModel) -> ActiveModel:
         sha = stored.card.get("bundle_sha256", "")
         return cls(stored.model, key=f"store:{stored.ref}:{sha}", name=stored.ref)
+
+
+def activate(model: ActiveModel) -> None:
+    """Make ``model`` the active one, keeping it and the one it replaces as candidates.
+
+    At most :data:`MAX_CANDIDATES` are kept: the oldest that is not ``model`` leaves, and
+    :data:`DROPPED` says which (an unsaved model that leaves is gone for good).
+    """
+    # A model saved and loaded again is the same model: one entry, by name.
+    kept = [c for c in st.session_state[CANDIDATES] if c.key == model.key or c.label != model.label]
+    for each in (active_model(), model):
+        if each is not None and all(c.key != each.key for c in kept):
+            kept.append(each)
+    while len(kept) > MAX_CANDIDATES:
+        gone = next(c for c in kept if c.key != model.key)
+        kept.remove(gone)
+        st.session_state[DROPPED] = f"{gone.label} left the candidates (at most " + (
+            f"{MAX_CANDIDATES} are kept): it was not saved, so it is gone. Save a candidate to "
+            "keep it."
+            if gone.name is None
+            else f"{MAX_CANDIDATES} are kept); it is still among the saved models below."
+        )
+    st.session_state[CANDIDATES] = tuple(kept)
+    st.session_state[MODEL] = model
+    st.session_state[CANDIDATE_SHOWN] = model.key
+
+
+def trained(model: TrainedModel) -> ActiveModel:
+    """A model just trained in this session, numbered in the order of training."""
+    st.session_state[TRAINED] += 1
+    return ActiveModel.trained(model, st.session_state[TRAINED])
+
+
+def named(model: ActiveModel, ref: str) -> None:
+    """``model`` was saved as ``ref``: so name it among the candidates, and when active."""
+    saved = dataclasses.replace(model, name=ref)
+    st.session_state[CANDIDATES] = tuple(
+        saved if c.key == model.key else c for c in st.session_state[CANDIDATES]
+    )
+    current = active_model()
+    if current is not None and current.key == model.key:
+        st.session_state[MODEL] = saved
+
+
+def candidates() -> list[ActiveModel]:
+    """The active model first, then the session's other candidates, newest first."""
+    current = active_model()
+    others = [
+        c for c in reversed(st.session_state[CANDIDATES]) if current is None or c.key != current.key
+    ]
+    return ([current] if current is not None else []) + others
+
+
+def costs() -> tuple[float, float] | None:
+    """The session's costs M and F, or None when they cannot set a threshold."""
+    try:
+        rule = scoring.Rule.of(float(st.session_state[COST_FP]), float(st.session_state[COST_FN]))
+    except FakeusersError:
+        return None
+    return rule.cost_fp, rule.cost_fn
 
 
 def dataset() -> Dataset | None:
@@ -127,6 +222,15 @@ def dataset() -> Dataset | None:
 
 def active_model() -> ActiveModel | None:
     return st.session_state[MODEL]
+
+
+def focused_user(log: reading.Log) -> int | None:
+    """The index in ``log`` of the user to show up close (:data:`USER`), if it is in ``log``."""
+    user_id = st.session_state[USER]
+    if user_id is None:
+        return None
+    hits = np.flatnonzero(log.user_ids == user_id)
+    return int(hits[0]) if hits.size else None
 
 
 def rule() -> scoring.Rule | None:
@@ -271,3 +375,40 @@ def table(users: Sequence[int]) -> pd.DataFrame:
 def reasons(users: Sequence[int]) -> list[list[Reason]]:
     """Each user's reasons in words (:meth:`ScoredLog.reasons`)."""
     return _for_users("reasons", users)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _meaning(
+    model_key: str, costs: tuple[float, float] | None, _model: TrainedModel
+) -> quality.Meaning:
+    m, f = costs if costs is not None else (None, None)
+    return quality.in_plain_words(_model.oof_y, _model.oof_p, m, f)
+
+
+def meaning(model: ActiveModel) -> quality.Meaning:
+    """``quality.in_plain_words`` for a model at the session's costs, once per model and costs."""
+    return _meaning(model.key, costs(), model.model)
+
+
+@st.cache_data(show_spinner="Comparing the models ...", max_entries=16)
+def _recommendation(
+    keys: tuple[str, ...],
+    labels: tuple[str, ...],
+    costs: tuple[float, float] | None,
+    _models: tuple[TrainedModel, ...],
+) -> quality.Recommendation | None:
+    m, f = costs if costs is not None else (None, None)
+    rivals = [
+        quality.Candidate.of(label, model) for label, model in zip(labels, _models, strict=True)
+    ]
+    return quality.recommend(rivals, m, f)
+
+
+def recommendation(models: Sequence[ActiveModel]) -> quality.Recommendation | None:
+    """``quality.recommend`` among ``models`` (the active first) at the session's costs."""
+    return _recommendation(
+        tuple(m.key for m in models),
+        tuple(m.label for m in models),
+        costs(),
+        tuple(m.model for m in models),
+    )

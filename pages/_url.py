@@ -3,7 +3,8 @@
 A reload (or a bookmark) starts a new Streamlit session with empty state. So after every run
 the URL's query parameters record what the analyst chose — an opaque key of the loaded log,
 the active model (``name@version``, or the key of a model trained here and not saved), the
-costs, the rule and K — and at the start of a new session :func:`restore` takes them back.
+other candidate models the same way, the costs, the rule and K, the user shown up close — and
+at the start of a new session :func:`restore` takes them back.
 The logs and unsaved models themselves stay on the server, in a small registry keyed on those
 keys (the log's key is 128 bits of the sha256 of its content, so it cannot be guessed), and
 the page is in the URL's path already.
@@ -23,6 +24,7 @@ from fakeusers.store import ModelStore
 from pages import _state as state
 
 DATA, MODEL, COST_FP, COST_FN, RULE, TOP_K, THRESHOLD = "data", "model", "m", "f", "rule", "k", "t"
+USER, CANDIDATES = "user", "candidates"
 _RULES = {state.RULE_COSTS: "costs", state.RULE_TOP_K: "top", state.RULE_THRESHOLD: "typed"}
 _RESTORED = "url_restored"
 _KEPT = 32  # logs and unsaved models kept for reloads, the oldest dropped first
@@ -58,7 +60,7 @@ def _data_key(loaded: state.Dataset) -> str:
 
 
 def remember() -> None:
-    """Write the session's choices into the URL, and keep its log and unsaved model."""
+    """Write the session's choices into the URL, and keep its log and unsaved models."""
     params: dict[str, str] = {}
     loaded, current = state.dataset(), state.active_model()
     if loaded is not None:
@@ -68,6 +70,12 @@ def remember() -> None:
         if current.name is None:
             _registry().keep(MODEL, current.key, current)
         params[MODEL] = current.name or current.key
+    others = state.candidates()[1:]
+    for other in others:
+        if other.name is None:
+            _registry().keep(MODEL, other.key, other)
+    if others:  # names and keys hold no comma
+        params[CANDIDATES] = ",".join(c.name or c.key for c in reversed(others))
     session = st.session_state
     # repr: the shortest text that reads back as exactly the same number
     params[COST_FP] = repr(float(session[state.COST_FP]))
@@ -77,6 +85,8 @@ def remember() -> None:
         params[TOP_K] = str(int(session[state.TOP_K]))
     if session[state.RULE] == state.RULE_THRESHOLD:
         params[THRESHOLD] = repr(float(session[state.THRESHOLD]))
+    if session[state.USER] is not None:
+        params[USER] = session[state.USER]
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
 
@@ -97,6 +107,10 @@ def restore() -> None:
         session[state.DATASET] = loaded
     if session[state.MODEL] is None and query.get(MODEL):
         session[state.MODEL] = _model(query[MODEL])
+    if not session[state.CANDIDATES] and query.get(CANDIDATES):
+        found = [_model(ref) for ref in query[CANDIDATES].split(",")[: state.MAX_CANDIDATES]]
+        found.append(session[state.MODEL])
+        session[state.CANDIDATES] = tuple(c for c in found if c is not None)
     for param, key, kind in (
         (COST_FP, state.COST_FP, float),
         (COST_FN, state.COST_FN, float),
@@ -109,6 +123,8 @@ def restore() -> None:
             continue
         if 0 <= value < math.inf:  # not negative, not infinite, not NaN
             session[key] = value
+    if query.get(USER):
+        session[state.USER] = query[USER]
     rules = {short: label for label, short in _RULES.items()}
     if query.get(RULE) in rules:
         session[state.RULE] = rules[query[RULE]]

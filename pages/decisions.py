@@ -6,9 +6,11 @@ import datetime as dt
 import functools
 import math
 
+import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from fakeusers import plots
+from fakeusers import export, plots
 from fakeusers.decisioninputs import MAX_COST
 from fakeusers.errors import FakeusersError
 from fakeusers.scoring import ScoredLog
@@ -195,6 +197,68 @@ def summary(scored: ScoredLog) -> None:
         )
 
 
+def open_user(user_id: str) -> None:
+    """Show ``user_id`` up close on the Users page; coming back finds no row selected."""
+    st.session_state[state.USER] = user_id
+    st.session_state[state.USER_OPENED] = True
+    st.session_state[state.FLAGGED_PICKS] += 1
+    st.switch_page("pages/users.py")
+
+
+def prepared(scored: ScoredLog, place: DeltaGenerator) -> pd.DataFrame | None:
+    """The rows of a long flagged list with their reasons, built on request with progress.
+
+    Kept for the session until the data, the model or the rule changes; None until built.
+    """
+    ranked = scored.ranked_flagged
+    loaded, current = state.dataset(), state.active_model()
+    assert loaded is not None and current is not None
+    rule = scored.rule.describe() if scored.rule is not None else "no rule"
+    wanted = (loaded.key, current.key, rule, ranked.size)
+    kept = st.session_state.get(state.PREPARED)
+    if kept is not None and kept[0] == wanted:
+        return kept[1]
+    st.session_state.pop(state.PREPARED, None)  # a stale list: free its memory
+    slot = place.empty()
+    if not slot.button(
+        f"Prepare the download ({ranked.size:,} users)",
+        icon=":material/build:",
+        help="A long list takes a while to build: each user's reasons are worked out.",
+    ):
+        place.caption(
+            f"{ranked.size:,} users are flagged: the list is built when you ask, and the page "
+            "shows how far it has got."
+        )
+        return None
+    slot.empty()  # the download buttons take its place
+    failure = frame = None
+    with st.status(
+        f"Building the list of {ranked.size:,} flagged users with their reasons ...",
+        expanded=True,
+    ) as status:
+        bar = st.progress(0.0, text=f"0 of {ranked.size:,} users")
+        try:
+            frame = export.table_in_parts(
+                ranked,
+                functools.partial(scored.table, reasons=True),
+                progress=lambda done, total: bar.progress(
+                    done / total, text=f"{done:,} of {total:,} users"
+                ),
+            )
+            st.session_state[state.PREPARED] = (wanted, frame)
+            status.update(
+                label=f"The list of {ranked.size:,} flagged users is ready",
+                state="complete",
+                expanded=False,
+            )
+        except Exception as exc:
+            failure = state.friendly("building the flagged list", exc)
+            status.update(label="Building the list failed", state="error", expanded=False)
+    if failure is not None:  # in the open, not inside the collapsed progress box
+        st.error(failure, icon=":material/error:")
+    return frame
+
+
 def flagged_list(scored: ScoredLog) -> None:
     """The flagged users, a page at a time, and the download of all of them."""
     ranked = scored.ranked_flagged
@@ -209,9 +273,12 @@ def flagged_list(scored: ScoredLog) -> None:
     table = None
     with state.user_action("explaining the flagged users"):
         table = state.table(shown)
-    st.dataframe(
+    picked = st.dataframe(
         scored.table(shown) if table is None else table,
         hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key=f"{state.FLAGGED_PICK}-{st.session_state[state.FLAGGED_PICKS]}",
         column_config={
             "is_fake_probability": st.column_config.ProgressColumn(
                 "P(fake)", format="%.3f", min_value=0.0, max_value=1.0
@@ -222,18 +289,31 @@ def flagged_list(scored: ScoredLog) -> None:
             "reason_3": st.column_config.TextColumn("third reason"),
         },
     )
+    rows = picked.selection.rows
+    if rows and rows[0] < shown.size:
+        open_user(str(scored.user_ids[shown[rows[0]]]))
     if ranked.size:
         st.caption(
             f"Users {first + 1:,}-{first + shown.size:,} of {ranked.size:,} "
-            f"(page {page:,} of {pages:,}). The download holds all flagged users."
+            f"(page {page:,} of {pages:,}); click a row to see that user's events and reasons "
+            "on the Users page. The download holds all flagged users."
         )
     else:
         st.info("Nobody is flagged with these settings.")
     now = dt.datetime.now(dt.UTC)
+    if ranked.size <= export.BUILD_ON_REQUEST:  # quick enough to build when clicked
+        for_spreadsheets = scored.flagged_csv
+        exact_ids = functools.partial(scored.flagged_csv, for_spreadsheets=False)
+    else:
+        frame = prepared(scored, download_col)
+        if frame is None:
+            return
+        for_spreadsheets = functools.partial(export.to_csv, frame)
+        exact_ids = functools.partial(export.to_csv, frame, for_spreadsheets=False)
     spreadsheet, exact = download_col.columns(2)
     spreadsheet.download_button(
         "Download flagged users (CSV)",
-        data=scored.flagged_csv,  # built only when clicked
+        data=for_spreadsheets,  # written only when clicked
         file_name=scored.download_name(now),
         mime="text/csv",
         on_click="ignore",
@@ -244,7 +324,7 @@ def flagged_list(scored: ScoredLog) -> None:
     )
     exact.download_button(
         "Exact IDs for blocking tools (CSV)",
-        data=functools.partial(scored.flagged_csv, for_spreadsheets=False),
+        data=exact_ids,
         file_name=scored.download_name(now, exact_ids=True),
         mime="text/csv",
         on_click="ignore",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 import streamlit as st
 
-from fakeusers import explain, models, plots
+from fakeusers import explain, models, plots, quality
 from fakeusers.errors import FakeusersError
 from fakeusers.store import ModelStore, default_name
 from pages import _state as state
@@ -61,7 +59,7 @@ def train_form(loaded: state.Dataset | None) -> None:
             model = models.train(
                 loaded.log, model_type, use_timestamps=use_timestamps, progress=status.write
             )
-            st.session_state[state.MODEL] = state.ActiveModel.trained(model)
+            state.activate(state.trained(model))  # the previous one stays a candidate
             st.session_state.pop(state.MODEL_NAME, None)  # propose a name for the new model
             status.update(label="Model trained", state="complete", expanded=False)
         except Exception as exc:
@@ -71,10 +69,64 @@ def train_form(loaded: state.Dataset | None) -> None:
         st.error(failure, icon=":material/error:")
 
 
-def show(current: state.ActiveModel) -> None:
-    """The active model's cross-validated quality, its curves and what it relies on."""
-    model = current.model
-    st.subheader(f"Active model: {current.name or 'trained here, not saved yet'}")
+def compare(models: list[state.ActiveModel]) -> None:
+    """The candidates side by side, which one to keep and why, and a way to make it active."""
+    st.subheader("Candidates")
+    st.caption(
+        f"The models of this session (at most {state.MAX_CANDIDATES}), the active one first. "
+        "Figures are out-of-fold, on each model's training users; the cost is at the costs "
+        "set on the Decisions page."
+    )
+    at_costs = state.costs()
+    rows = []
+    for each in models:
+        said = quality.Candidate.of(each.label, each.model).figures(*(at_costs or (None, None)))
+        rows.append({"model": each.label, "active": "yes" if each is models[0] else ""} | said)
+    # A small static table: the store's list below stays the page's one data frame.
+    st.table(
+        pd.DataFrame(rows)
+        .set_index("model")
+        .style.format(
+            {
+                "ROC AUC": "{:.3f}",
+                "average precision": "{:.3f}",
+                "Brier": "{:.4f}",
+                "log loss": "{:.4f}",
+                "cost at your costs": "{:,.0f}",
+            },
+            na_rep="n/a",
+        )
+    )
+    with state.user_action("comparing the models"):
+        advice = state.recommendation(models)
+        if advice is None:
+            return
+        if advice.keep is None:
+            st.info(advice.reason, icon=":material/info:")
+            return
+        st.success(f"**Recommendation.** {advice.reason}", icon=":material/recommend:")
+        keep = next(m for m in models if m.label == advice.keep)
+        if keep is not models[0]:
+            st.button(
+                f"Make {keep.label} the active model",
+                icon=":material/check_circle:",
+                on_click=state.activate,
+                args=(keep,),
+            )
+
+
+def show(shown: state.ActiveModel, active: bool) -> None:
+    """A model's cross-validated quality in figures and plain words, its curves and features."""
+    model = shown.model
+    st.subheader(f"{'Active model' if active else 'Candidate'}: {shown.label}")
+    if not active:
+        st.button(
+            "Make this the active model",
+            icon=":material/check_circle:",
+            on_click=state.activate,
+            args=(shown,),
+            help="Decisions and the Users page use the active model.",
+        )
     cv = model.cv
     training = model.training
     st.caption(
@@ -87,15 +139,21 @@ def show(current: state.ActiveModel) -> None:
         )
         + " · metrics cross-validated over 5 folds by user (out-of-fold)"
     )
+    words = state.meaning(shown)
     cols = st.columns(4)
     cols[0].metric("ROC AUC", f"{cv['roc_auc']:.3f}", help="Ranking quality; 1 is perfect.")
+    cols[0].caption(words.roc_auc)
     cols[1].metric(
         "Average precision", f"{cv['average_precision']:.3f}", help="Area under precision-recall."
     )
+    cols[1].caption(words.average_precision)
     cols[2].metric(
         "Brier score", f"{cv['brier']:.4f}", help="Calibration and sharpness; lower is better."
     )
+    cols[2].caption(words.brier)
     cols[3].metric("Log loss", f"{cv['log_loss']:.4f}", help="The loss the models are tuned on.")
+    cols[3].caption(words.log_loss)
+    st.markdown(f"**What it costs.** {words.cost}")
     left, right = st.columns(2)
     left.plotly_chart(plots.roc_figure(model.oof_y, model.oof_p, cv["roc_auc"]))
     right.plotly_chart(
@@ -103,20 +161,26 @@ def show(current: state.ActiveModel) -> None:
     )
     left, right = st.columns(2)
     left.plotly_chart(plots.reliability_figure(model.oof_y, model.oof_p))
+    left.caption(
+        f"{words.reliability} The number by each point is how many users it rests on "
+        "(also its size, and on hover)."
+    )
     with right, state.user_action("measuring feature importance"):
         measured = explain.importance(model)  # a logistic model's needs no data
-        if measured is None:
+        if measured is None and active:
             try:
                 scored = state.scored_log()
             except FakeusersError:
                 scored = None  # the Users and Decisions pages say why
             measured = None if scored is None else scored.importance
-        if measured is None:
+        if measured is not None:
+            st.plotly_chart(plots.importance_figure(*measured))
+        elif active:
             st.info(
                 "Load data that this model can score to measure the importance of its features."
             )
         else:
-            st.plotly_chart(plots.importance_figure(*measured))
+            st.info("Make this model active to measure the importance of its features.")
 
 
 def taken(name: str) -> bool:
@@ -128,6 +192,10 @@ def taken(name: str) -> bool:
 
 
 def save_form(current: state.ActiveModel) -> None:
+    """Save ``current`` (active or not) to the store under a name."""
+    if st.session_state.get(state.NAME_FOR) != current.key:
+        st.session_state.pop(state.MODEL_NAME, None)  # propose a name for this model
+        st.session_state[state.NAME_FOR] = current.key
     with st.form("save"):
         st.markdown("**Save this model** so the command line and later sessions can use it.")
         st.session_state.setdefault(state.MODEL_NAME, default_name(current.model.model_type))
@@ -150,7 +218,7 @@ def save_form(current: state.ActiveModel) -> None:
             with state.user_action("saving the model"):
                 card = ModelStore().save(name, current.model, replace=replace)
                 ref = f"{card['name']}@{card['version']}"
-                st.session_state[state.MODEL] = dataclasses.replace(current, name=ref)
+                state.named(current, ref)
                 st.rerun()
 
 
@@ -206,18 +274,42 @@ def saved_models() -> None:
     )
     if go.button("Load model", icon=":material/download:", disabled=not usable) and chosen:
         with state.user_action(f"loading model '{chosen}'"):
-            st.session_state[state.MODEL] = state.ActiveModel.stored(ModelStore().load(chosen))
+            state.activate(state.ActiveModel.stored(ModelStore().load(chosen)))
             st.rerun()
+
+
+def pick(models: list[state.ActiveModel]) -> state.ActiveModel:
+    """Which candidate's figures to show: the active one unless another is chosen."""
+    keys = [m.key for m in models]
+    if st.session_state[state.CANDIDATE_SHOWN] not in keys:
+        st.session_state[state.CANDIDATE_SHOWN] = keys[0]
+    if len(models) > 1:
+        st.radio(
+            "Show the figures of",
+            keys,
+            format_func={
+                m.key: m.label + (" (active)" if i == 0 else "") for i, m in enumerate(models)
+            }.get,
+            horizontal=True,
+            **state.bound(state.CANDIDATE_SHOWN, state.CANDIDATE_SHOWN_INPUT),
+        )
+    return models[keys.index(st.session_state[state.CANDIDATE_SHOWN])]
 
 
 st.title("Model")
 st.subheader("Train a model")
 train_form(state.dataset())
-current = state.active_model()
-if current is not None:
-    show(current)
-    if current.name is None:
-        save_form(current)
+dropped = st.session_state.pop(state.DROPPED, None)
+if dropped:
+    st.warning(dropped, icon=":material/delete:")
+kept = state.candidates()
+if kept:
+    if len(kept) > 1:
+        compare(kept)
+    shown = pick(kept)
+    show(shown, active=shown.key == kept[0].key)
+    if shown.name is None:
+        save_form(shown)
 st.subheader("Saved models")
 with state.user_action("listing the saved models"):
     saved_models()

@@ -10,7 +10,7 @@ import streamlit as st
 from fakeusers import plots
 from fakeusers.errors import FakeusersError
 from pages import _state as state
-from pages import _status
+from pages import _status, _url
 
 st.title("Users")
 loaded = state.dataset()
@@ -35,31 +35,34 @@ if scored is not None:
 elif state.active_model() is None:
     st.caption("Train or load a model on the Model page to see probabilities.")
 
-ways = {}
-if log.labels is not None:
-    ways["label (real vs fake)"] = plots.Groups.from_labels(log.labels)
-if decision is not None:
-    ways["decision (flagged vs not)"] = plots.Groups.from_flags(decision.flagged)
-if ways:
-    way = st.radio("Compare users by", list(ways), horizontal=True)
-    groups = ways[way]
-else:
-    groups = plots.Groups.everyone(log.n_users)
 
-left, middle, right = st.columns(3)
-left.plotly_chart(plots.events_per_user_figure(log, groups))
-middle.plotly_chart(plots.event_mix_figure(log, groups))
-right.plotly_chart(plots.category_mix_figure(log, groups))
+def population() -> None:
+    """How the users behave, compared by label or by decision."""
+    ways = {}
+    if log.labels is not None:
+        ways["label (real vs fake)"] = plots.Groups.from_labels(log.labels)
+    if decision is not None:
+        ways["decision (flagged vs not)"] = plots.Groups.from_flags(decision.flagged)
+    if ways:
+        way = st.radio("Compare users by", list(ways), horizontal=True)
+        groups = ways[way]
+    else:
+        groups = plots.Groups.everyone(log.n_users)
 
-left, right = st.columns(2)
-p = scored.p if scored is not None else None
-left.plotly_chart(plots.share_map_figure(log, p, groups))
-if scored is not None:
-    label_groups = plots.Groups.from_labels(log.labels) if log.labels is not None else None
-    threshold = decision.threshold if decision is not None else None
-    right.plotly_chart(plots.probability_histogram_figure(scored.p, label_groups, threshold))
-else:
-    right.info("The probability histogram appears once users are scored.")
+    left, middle, right = st.columns(3)
+    left.plotly_chart(plots.events_per_user_figure(log, groups))
+    middle.plotly_chart(plots.event_mix_figure(log, groups))
+    right.plotly_chart(plots.category_mix_figure(log, groups))
+
+    left, right = st.columns(2)
+    p = scored.p if scored is not None else None
+    left.plotly_chart(plots.share_map_figure(log, p, groups))
+    if scored is not None:
+        label_groups = plots.Groups.from_labels(log.labels) if log.labels is not None else None
+        threshold = decision.threshold if decision is not None else None
+        right.plotly_chart(plots.probability_histogram_figure(scored.p, label_groups, threshold))
+    else:
+        right.info("The probability histogram appears once users are scored.")
 
 
 def find_users(query: str, limit: int = 50) -> np.ndarray:
@@ -72,6 +75,10 @@ def find_users(query: str, limit: int = 50) -> np.ndarray:
     return np.flatnonzero(np.asarray(hits))[:limit]
 
 
+def remember_pick(ids: np.ndarray) -> None:
+    st.session_state[state.USER] = str(ids[st.session_state[state.USER_PICK]])
+
+
 @st.fragment
 def one_user() -> None:
     st.subheader("One user")
@@ -79,11 +86,16 @@ def one_user() -> None:
     query = search.text_input(
         "Search a user ID", key=state.USER_SEARCH, placeholder="part of an ID"
     )
+    ids = log.user_ids
     candidates = find_users(query)
+    focus = state.focused_user(log)  # opened from the Decisions page, or picked before
+    if focus is not None and focus not in candidates and query.strip() in ids[focus]:
+        candidates = np.concatenate([[focus], candidates])
     if candidates.size == 0:
         st.info(f"No user ID contains {query!r}.")
         return
-    ids = log.user_ids
+    if focus is not None and focus in candidates:
+        st.session_state[state.USER_PICK] = focus
 
     def label(i: int) -> str:
         return ids[i] if scored is None else f"{ids[i]}  ·  P(fake) {scored.p[i]:.3f}"
@@ -94,7 +106,11 @@ def one_user() -> None:
         candidates.tolist(),
         format_func=label,
         key=state.USER_PICK,
+        on_change=remember_pick,
+        args=(ids,),
     )
+    st.session_state[state.USER] = str(ids[user])
+    _url.remember()  # a fragment rerun skips app.py: keep the URL on this user
     rows = log.rows_of(ids[user])
     cols = st.columns(4)
     cols[0].metric("User", str(ids[user]))
@@ -128,4 +144,13 @@ def one_user() -> None:
         )
 
 
-one_user()
+# Opened from a click in the Decisions page's flagged list: that user first.
+if st.session_state.pop(state.USER_OPENED, False):
+    st.page_link(
+        "pages/decisions.py", label="Back to the flagged users", icon=":material/arrow_back:"
+    )
+    one_user()
+    population()
+else:
+    population()
+    one_user()

@@ -133,3 +133,50 @@ def test_flagged_table_rows_follow_the_given_users() -> None:
 def test_empty_list_is_a_header_only_csv() -> None:
     frame = flagged_table(np.array([], dtype=str), [], [], [], [], why=[])
     assert to_csv(frame).decode() == ",".join(COLUMNS) + "\r\n"
+
+
+@pytest.mark.parametrize("model_type", ["logistic", "boosting"])
+@pytest.mark.parametrize("for_spreadsheets", [True, False])
+def test_a_list_built_in_parts_is_the_list_built_at_once(
+    model_type: str, for_spreadsheets: bool
+) -> None:
+    from functools import partial
+
+    from fakeusers.reading import read_logs
+    from fakeusers.scoring import Rule, score_log
+    from tests.support import csv_bytes, trained
+
+    log = read_logs([("other.csv", csv_bytes(20_000, 2, timestamps=True))])
+    scored = score_log(log, trained(20_000, seed=1, model_type=model_type), Rule.of(1, 9))
+    ranked = scored.ranked_flagged
+    assert ranked.size > 7
+    done = []
+    frame = export.table_in_parts(
+        ranked,
+        partial(scored.table, reasons=True),
+        part=7,
+        progress=lambda d, n: done.append((d, n)),
+    )
+    built = to_csv(frame, for_spreadsheets=for_spreadsheets)
+    assert built == scored.flagged_csv(for_spreadsheets=for_spreadsheets)
+    assert done[-1] == (ranked.size, ranked.size)
+    assert [d for d, _ in done] == sorted(
+        {min(i + 7, ranked.size) for i in range(0, ranked.size, 7)}
+    )
+
+
+def test_an_empty_list_in_parts_has_the_columns() -> None:
+    frame = export.table_in_parts([], lambda idx: pd.DataFrame({"UserId": idx.astype(str)}))
+    assert list(frame.columns) == ["UserId"] and frame.empty
+
+
+@pytest.mark.parametrize(("users", "parts"), [(100, 1), (12_000, 3), (250_000, 20)])
+def test_a_long_list_is_built_in_a_few_parts(users: int, parts: int) -> None:
+    done = []
+    frame = export.table_in_parts(
+        np.arange(users),
+        lambda idx: pd.DataFrame({"user": idx}),
+        progress=lambda d, n: done.append(d),
+    )
+    assert len(done) == parts and done[-1] == users
+    assert frame["user"].tolist() == list(range(users))

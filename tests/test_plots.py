@@ -276,6 +276,7 @@ def test_reliability_shows_the_users_of_each_bin() -> None:
     model = plots.reliability_figure(y, p).data[1]
     table = [row for row in reliability_table(y, p) if row["users"]]
     assert list(model.customdata) == [row["users"] for row in table]
+    assert list(model.text) == [f"{row['users']:,}" for row in table], "counts on the points"
     assert "users" in model.hovertemplate
     sizes = np.asarray(model.marker.size)
     assert sizes[np.argmax(model.customdata)] == sizes.max(), "the fullest bin, the biggest dot"

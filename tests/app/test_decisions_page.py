@@ -417,3 +417,34 @@ def test_a_log_like_the_training_log_reads_fits_quietly(
     assert not at.warning
     assert any(c.value.startswith("The model fits this log.") for c in at.caption)
     assert metric(at, "Expected cost")
+
+
+def test_a_long_list_is_built_on_request_with_progress(
+    labelled: bytes, labelled_other: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "BUILD_ON_REQUEST", 10)  # any list longer than 10 is "long"
+    at = set_costs(decisions_page(labelled, labelled_other), 1, 9)
+    flagged = int(metric(at, "Users flagged").replace(",", ""))
+    assert flagged > 10
+    assert not at.get("download_button"), "no download before the list is built"
+    assert not at.status
+    at = click(at, f"Prepare the download ({flagged:,} users)")
+    assert_clean(at)
+    (status,) = at.status
+    assert (status.label, status.state) == (
+        f"The list of {flagged:,} flagged users is ready",
+        "complete",
+    )
+    assert download_button(at).proto.HasField("deferred_file_id")
+    assert not buttons(at, f"Prepare the download ({flagged:,} users)"), "done: out of the way"
+    _, rows = at.session_state[state.PREPARED]
+    expected = scored(at).with_rule(Rule.of(1, 9))
+    assert export.to_csv(rows) == expected.flagged_csv()
+    assert export.to_csv(rows, for_spreadsheets=False) == expected.flagged_csv(
+        for_spreadsheets=False
+    )
+
+    at = set_costs(at, 1, 4)  # another rule: another list, built on request again
+    flagged = int(metric(at, "Users flagged").replace(",", ""))
+    assert buttons(at, f"Prepare the download ({flagged:,} users)")
+    assert not at.get("download_button")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from threadpoolctl import threadpool_limits
 
-from fakeusers import models
+from fakeusers import models, quality
 from fakeusers.errors import ModelExistsError
 from fakeusers.reading import read_logs
 from fakeusers.store import ModelStore
@@ -211,7 +211,7 @@ def test_saved_models_list_every_version_and_the_default_and_load_any(
         active = at.session_state[state.MODEL]
         assert (active.name, active.model.model_type) == (ref, model_type)
         assert active.model.cv == ModelStore(isolated).card(ref)["cv"]
-        assert at.subheader[1].value == f"Active model: {ref}"
+        assert f"Active model: {ref}" in [h.value for h in at.subheader]
 
 
 def test_the_default_model_is_preselected(labelled: bytes, isolated: Path) -> None:
@@ -269,3 +269,62 @@ def test_a_log_without_fake_users_says_at_load_time_that_it_cannot_train() -> No
     goto(at, "model")
     assert not [b for b in at.button if b.label == "Train model"]
     assert any("0 fake and 40 real users" in i.value for i in at.info)
+
+
+def test_an_unsaved_model_stays_a_candidate_beside_the_next(
+    labelled: bytes, isolated: Path
+) -> None:
+    at = train(upload(new_app(), ("train.csv", labelled)), "logistic")
+    first = at.session_state[state.MODEL]
+    assert not at.table, "one model: nothing to compare"
+    words = " ".join(c.value for c in at.caption)
+    assert "of 100 users flagged about" in words and "rest on" in words
+    assert any(
+        m.value.startswith("**What it costs.** At your costs (M 1, F 4)") for m in at.markdown
+    )
+
+    at = train(at, "boosting")
+    assert_clean(at)
+    second = at.session_state[state.MODEL]
+    assert second.model.model_type == "boosting"
+    assert [c.key for c in at.session_state[state.CANDIDATES]] == [first.key, second.key]
+    (table,) = at.table
+    assert table.value.index.tolist() == [second.label, first.label], "the active one first"
+    (advice,) = at.success
+    expected = quality.recommend(
+        [quality.Candidate.of(m.label, m.model) for m in (second, first)], 1.0, 4.0
+    )
+    assert advice.value == f"**Recommendation.** {expected.reason}"
+
+    # The figures of the candidate that is not active; make it active.
+    at.radio(key=state.CANDIDATE_SHOWN_INPUT).set_value(first.key).run()
+    assert f"Candidate: {first.label}" in [h.value for h in at.subheader]
+    assert metric(at, "Brier score") == f"{first.model.cv['brier']:.4f}"
+    at = click(at, "Make this the active model")
+    assert_clean(at)
+    assert at.session_state[state.MODEL].key == first.key
+    assert f"Active model: {first.label}" in [h.value for h in at.subheader]
+
+    # Save the candidate that is not active: it gets its name, and the active one stays.
+    at.radio(key=state.CANDIDATE_SHOWN_INPUT).set_value(second.key).run()
+    at = save_as(at, "boosted")
+    assert_clean(at)
+    assert [c["name"] for c in ModelStore(isolated).list()] == ["boosted"]
+    assert at.session_state[state.MODEL].key == first.key
+    names = {c.key: c.name for c in at.session_state[state.CANDIDATES]}
+    assert names == {first.key: None, second.key: "boosted@1"}
+
+
+def test_at_most_three_candidates_and_the_dropped_one_is_named(labelled: bytes) -> None:
+    at = upload(new_app(), ("train.csv", labelled))
+    trained = []
+    for _ in range(4):
+        at = train(at, "logistic")
+        trained.append(at.session_state[state.MODEL])
+    assert [c.key for c in at.session_state[state.CANDIDATES]] == [m.key for m in trained[1:]]
+    (note,) = [w.value for w in at.warning if "left the candidates" in w.value]
+    assert note.startswith(trained[0].label) and "not saved, so it is gone" in note
+    assert len(at.radio(key=state.CANDIDATE_SHOWN_INPUT).options) == 3
+    assert len({m.label for m in trained}) == 4, "each candidate has its own name"
+    at = goto(at, "model")
+    assert not [w for w in at.warning if "left the candidates" in w.value], "said once"

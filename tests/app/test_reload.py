@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from fakeusers.store import ModelStore
 from pages import _state as state
-from tests.app.conftest import APP, TIMEOUT, click, goto, metric, new_app, train, upload
+from tests.app.conftest import APP, TIMEOUT, click, goto, metric, new_app, scored, train, upload
 from tests.support import trained
 
 
@@ -70,3 +71,32 @@ def test_a_typed_threshold_comes_back_to_the_last_digit(labelled: bytes) -> None
     again = reload(at)
     assert again.session_state[state.RULE] == state.RULE_THRESHOLD
     assert again.session_state[state.THRESHOLD] == 0.123456789012
+
+
+def test_the_user_shown_up_close_survives_a_reload(labelled: bytes) -> None:
+    at = train(upload(new_app(), ("train.csv", labelled)))
+    scores = scored(at)
+    ids = at.session_state[state.DATASET].log.user_ids
+    # Beyond the 50 riskiest that the Users page lists without a search.
+    wanted = str(ids[int(scores.order[len(ids) // 2])])
+    at.session_state[state.USER] = wanted
+    at = goto(at, "users")
+    assert metric(at, "User") == wanted
+    assert at.query_params["user"] in (wanted, [wanted]), at.query_params
+
+    again = goto(reload(at), "users")
+    assert not again.exception
+    assert metric(again, "User") == wanted
+    assert again.selectbox(key=state.USER_PICK).value == int(np.flatnonzero(ids == wanted)[0])
+
+
+def test_the_candidate_models_survive_a_reload(labelled: bytes) -> None:
+    at = train(train(upload(new_app(), ("train.csv", labelled))), "logistic")
+    before = at.session_state[state.CANDIDATES]
+    assert len(before) == 2
+    again = goto(reload(at), "model")
+    assert not again.exception
+    assert [c.key for c in again.session_state[state.CANDIDATES]] == [c.key for c in before]
+    assert again.session_state[state.MODEL].key == before[-1].key
+    (table,) = again.table
+    assert table.value.index.tolist() == [before[1].label, before[0].label]
