@@ -3,7 +3,8 @@
 A reload (or a bookmark) starts a new Streamlit session with empty state. So after every run
 the URL's query parameters record what the analyst chose — an opaque key of the loaded log,
 the active model (``name@version``, or the key of a model trained here and not saved), the
-costs, the rule and K — and at the start of a new session :func:`restore` takes them back.
+costs, the rule and K, and the analyst's name (typed, not verified) — and at the start of a
+new session :func:`restore` takes them back.
 The logs and unsaved models themselves stay on the server, in a small registry keyed on those
 keys (the log's key is 128 bits of the sha256 of its content, so it cannot be guessed), and
 the page is in the URL's path already.
@@ -22,6 +23,7 @@ from fakeusers.store import ModelStore
 from pages import _state as state
 
 DATA, MODEL, COST_FP, COST_FN, RULE, TOP_K, THRESHOLD = "data", "model", "m", "f", "rule", "k", "t"
+ANALYST = "analyst"
 _RULES = {state.RULE_COSTS: "costs", state.RULE_TOP_K: "top", state.RULE_THRESHOLD: "typed"}
 _RESTORED = "url_restored"
 _KEPT = 32  # logs and unsaved models kept for reloads, the oldest dropped first
@@ -76,6 +78,8 @@ def remember() -> None:
         params[TOP_K] = str(int(session[state.TOP_K]))
     if session[state.RULE] == state.RULE_THRESHOLD:
         params[THRESHOLD] = repr(float(session[state.THRESHOLD]))
+    if str(session[state.ANALYST]).strip():
+        params[ANALYST] = str(session[state.ANALYST]).strip()
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
 
@@ -111,6 +115,8 @@ def restore() -> None:
     rules = {short: label for label, short in _RULES.items()}
     if query.get(RULE) in rules:
         session[state.RULE] = rules[query[RULE]]
+    if query.get(ANALYST) and not session[state.ANALYST]:
+        session[state.ANALYST] = query[ANALYST].strip()[:200]
 
 
 def _model(ref: str) -> state.ActiveModel | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 
 import streamlit as st
@@ -230,7 +229,7 @@ def flagged_list(scored: ScoredLog) -> None:
     spreadsheet, exact = download_col.columns(2)
     spreadsheet.download_button(
         "Download flagged users (CSV)",
-        data=scored.flagged_csv,  # built only when clicked
+        data=state.audited_download(scored),  # built when clicked, then in the audit trail
         file_name=scored.download_name(now),
         mime="text/csv",
         on_click="ignore",
@@ -241,7 +240,7 @@ def flagged_list(scored: ScoredLog) -> None:
     )
     exact.download_button(
         "Exact IDs for blocking tools (CSV)",
-        data=functools.partial(scored.flagged_csv, for_spreadsheets=False),
+        data=state.audited_download(scored, for_spreadsheets=False),
         file_name=scored.download_name(now, exact_ids=True),
         mime="text/csv",
         on_click="ignore",
