@@ -236,9 +236,13 @@ class VerdictStore:
         source: str = "dashboard",
         model: str | None = None,
         threshold: float | None = None,
+        cost_fp: float | None = None,
+        cost_fn: float | None = None,
         detail: str = "",
     ) -> int:
         """Record verdicts, all or none, with one audit row; the number recorded.
+
+        The costs M and F the analyst decided at, when given, go into the audit row.
 
         Raises
         ------
@@ -279,6 +283,8 @@ class VerdictStore:
                 "import" if source == "import" else "verdict",
                 analyst,
                 model=model,
+                cost_fp=cost_fp,
+                cost_fn=cost_fn,
                 threshold=threshold,
                 count=len(rows),
                 detail=f"{words}; {detail}" if detail else words,

@@ -103,6 +103,9 @@ def record(users: Sequence[int], kind: str, *, advance: bool) -> None:
             source="dashboard",
             model=scored.model_ref,
             threshold=scored.decision.threshold,
+            cost_fp=scored.rule.cost_fp,
+            cost_fn=scored.rule.cost_fn,
+            detail=f"on the Review page, at {scored.rule.describe()}",
         )
     except FakeusersError as exc:
         say("error", str(exc))
@@ -190,7 +193,7 @@ def one_user(user: int) -> None:
     rows = scored.log.rows_of(uid)
     cols[3].metric("Events", f"{len(rows['Event']):,}")
 
-    fake, real, note, back, forward = st.columns([2, 2, 4, 1.3, 1.3], vertical_alignment="bottom")
+    fake, real, note, back, forward = st.columns([2, 2, 3, 1.6, 1.4], vertical_alignment="bottom")
     fake.button(
         "Fake (confirmed)",
         type="primary",
@@ -389,10 +392,10 @@ def audit_trail() -> None:
                 "cost_fn": "F",
             },
         )
+        shown = f"The {len(entries):,} latest entries" if len(entries) else "No entries"
         st.caption(
-            f"The {len(entries):,} latest entries{' shown' if len(entries) else ''}; the "
-            "download holds every entry that matches the filters, its text made safe for "
-            "spreadsheets."
+            f"{shown}; the download holds every entry that matches the filters, its text made "
+            "safe for spreadsheets."
         )
         download_col.download_button(
             "Audit trail (CSV)",

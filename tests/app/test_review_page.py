@@ -133,6 +133,9 @@ def test_verdicts_advance_the_queue_and_decide_on_the_decisions_page(
     rows = read_csv(data)
     assert second not in {r["UserId"] for r in rows}
     assert {r["UserId"]: r["why"] for r in rows}[first] == "confirmed fake"
+    verdicts = AuditTrail(Database(review_db)).entries(action="verdict")
+    assert list(verdicts["detail"].str.split(";").str[0]) == ["0 fake, 1 real", "1 fake, 0 real"]
+    assert set(verdicts["cost_fp"]) == {1.0} and set(verdicts["cost_fn"]) == {4.0}
     (row,) = AuditTrail(Database(review_db)).entries(action="download").itertuples()
     assert row.actor == "Ana" and row.count == total - 1
     assert row.sha256 == hashlib.sha256(data).hexdigest()
