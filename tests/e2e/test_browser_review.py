@@ -8,7 +8,8 @@ model, the costs and the name; the log, kept in the old server's memory, is load
 and the verdicts are still there: in the Review page's progress, on the Decisions page (the
 cleared user is not flagged) and in the downloaded CSV (``why``).
 
-Screenshots of the Review page go to ``/tmp/review-shots/``.
+A second test has two analysts in two browser sessions press F at the same time: no verdict
+is lost. Screenshots of the Review page go to ``/tmp/review-shots/``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from fakeusers.audit import AuditTrail
 from fakeusers.database import Database
+from fakeusers.verdicts import VerdictStore
 from tests.e2e.conftest import (
     free_port,
     metric_value,
@@ -166,3 +168,55 @@ def test_verdicts_survive_a_restart_and_decide_everywhere(browser: Browser, setu
     assert set(trail["actor"]) == {"Ana Lyst"} and not trail["actor_verified"].any()
     assert trail["sha256"].iloc[0] == hashlib.sha256(data).hexdigest()
     assert set(trail["model"]) == {"e2e@1"}
+
+
+@pytest.fixture(scope="module")
+def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The module's ``server`` gets a review database of its own."""
+    return {"FAKEUSERS_DB_URL": f"sqlite:///{tmp_path_factory.mktemp('two') / 'review.db'}"}
+
+
+def name_analyst(page: Page, name: str) -> None:
+    box = page.get_by_label("Your name", exact=True)
+    box.fill(name)
+    box.press("Enter")
+    settle(page)
+    page.locator("h1").click()  # the keys act on the buttons only when no text box has focus
+
+
+def test_two_analysts_recording_at_once_lose_nothing(
+    browser: Browser, server: str, server_env: dict[str, str]
+) -> None:
+    ana = new_page(browser, server)
+    load_demo(ana)
+    open_page(ana, "Model")
+    ana.get_by_role("button", name="Train model").click()
+    ana.get_by_text("Model trained").wait_for()
+    settle(ana)
+    open_page(ana, "Review")
+    name_analyst(ana, "Ana")
+    # Bob opens Ana's address: the same log and model, in a session of his own.
+    bob = new_page(browser, server)
+    bob.goto(ana.url.replace("analyst=Ana", "analyst=Bob"))
+    bob.locator("h1").filter(has_text="Review").wait_for()
+    settle(bob)
+    expect(bob.get_by_label("Your name", exact=True)).to_have_value("Bob")
+    bob.locator("h1").click()
+    total = progress(ana).split(" of ")[1]
+
+    for _ in range(5):  # both press F before either page has finished its rerun
+        ana.keyboard.press("f")
+        bob.keyboard.press("f")
+        settle(ana)
+        settle(bob)
+    trail = AuditTrail(Database(server_env["FAKEUSERS_DB_URL"])).entries(action="verdict")
+    assert sorted(trail["actor"]) == ["Ana"] * 5 + ["Bob"] * 5, "every verdict is kept"
+    held = VerdictStore(Database(server_env["FAKEUSERS_DB_URL"])).latest()
+    assert {v.verdict for v in held.values()} == {"fake"}
+    for page in (ana, bob):
+        page.get_by_role("button", name="Next").click()  # a rerun reads the other's verdicts
+        settle(page)
+        assert progress(page) == f"{len(held)} of {total}"
+    screenshot(bob, "6-review-two-analysts")
+    ana.context.close()
+    bob.context.close()
