@@ -9,7 +9,8 @@ and the verdicts are still there: in the Review page's progress, on the Decision
 cleared user is not flagged) and in the downloaded CSV (``why``).
 
 A second test has two analysts in two browser sessions press F at the same time: no verdict
-is lost. Screenshots of the Review page go to ``/tmp/review-shots/``.
+is lost. Screenshots of the Review page go to ``/tmp/review-shots/``; the README's one is refreshed
+with ``FAKEUSERS_SCREENSHOTS=1``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ from fakeusers.audit import AuditTrail
 from fakeusers.database import Database
 from fakeusers.verdicts import VerdictStore
 from tests.e2e.conftest import (
+    ROOT,
     free_port,
     metric_value,
     new_page,
@@ -38,8 +41,9 @@ from tests.e2e.conftest import (
 SHOTS = Path("/tmp/review-shots")
 
 
-def screenshot(page: Page, name: str) -> None:
-    """The whole page, after checking that no traceback or error reached it."""
+def screenshot(page: Page, name: str, readme: str | None = None) -> None:
+    """The whole page, after checking that no traceback or error reached it; also the README's
+    ``docs/screenshots/<readme>.png`` when ``FAKEUSERS_SCREENSHOTS=1``."""
     main = page.locator('[data-testid="stMain"]')
     assert page.locator('[data-testid="stException"]').count() == 0, main.inner_text()
     assert main.locator('[data-testid="stAlertContentError"]').count() == 0, main.inner_text()
@@ -49,6 +53,8 @@ def screenshot(page: Page, name: str) -> None:
     settle(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    if readme and os.environ.get("FAKEUSERS_SCREENSHOTS") == "1":
+        page.screenshot(path=str(ROOT / "docs" / "screenshots" / f"{readme}.png"), full_page=True)
     page.set_viewport_size(size)
 
 
@@ -123,7 +129,7 @@ def test_verdicts_survive_a_restart_and_decide_everywhere(browser: Browser, setu
         page.get_by_text(f"User {second} recorded as real (cleared)").wait_for()
         settle(page)
         assert progress(page) == f"2 of {flagged:,} reviewed"
-        screenshot(page, "2-review-after-two-verdicts")
+        screenshot(page, "2-review-after-two-verdicts", readme="review")
         before = page.url
         page.context.close()
 
