@@ -84,7 +84,7 @@ def main() -> None:
     rule = Rule.of(1.0, 9.0, top_k=args.queue)
     decided = base.with_rule(rule)
     ids = log.user_ids
-    some = decided.ranked_flagged[: 10_000 : 1]
+    some = decided.ranked_flagged[:10_000:1]
     verdicts = {str(ids[u]): ("fake" if i % 2 else "real") for i, u in enumerate(some)}
 
     queue_ms = median_ms(lambda i: review_queue(decided), args.repeats)

@@ -311,7 +311,8 @@ def reasons(users: Sequence[int]) -> list[list[Reason]]:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Held:
-    """The verdicts that hold, as last read; ``token`` changes with every read."""
+    """The verdicts that hold, as last read; ``token`` changes with them; ``warning`` says
+    why there are none when the database cannot be read."""
 
     verdicts: Mapping[str, Verdict]
     warning: str | None
@@ -358,7 +359,10 @@ def _held(url: str, version: int) -> Held:
         verdicts, warning = held_verdicts(_database(url))
     except DatabaseUnavailableError as exc:
         verdicts, warning = {}, f"Verdicts not applied: {exc}"
-    return Held(verdicts, warning, uuid.uuid4().hex)
+    # The same verdicts give the same token, so a re-read that finds nothing new (every 30 s)
+    # keeps what the caches derived from them.
+    ids = ",".join(map(str, sorted(v.id for v in verdicts.values())))
+    return Held(verdicts, warning, hashlib.sha256(ids.encode()).hexdigest())
 
 
 def held() -> Held:
@@ -411,11 +415,13 @@ def audited_download(
     name = str(st.session_state[ANALYST]).strip()
     actor = Actor(name or "(no name given)", verified=False)
     rule, decision = scored.rule, scored.decision
-    trail, why = None, ""
-    try:
-        trail = AuditTrail(database())
-    except DatabaseUnavailableError as exc:
-        why = str(exc)
+    # Known to be down: do not make the download wait for a connection that will fail.
+    trail, why = None, held().warning or ""
+    if not why:
+        try:
+            trail = AuditTrail(database())
+        except DatabaseUnavailableError as exc:
+            why = str(exc)
 
     def build() -> bytes:
         data = scored.flagged_csv(for_spreadsheets=for_spreadsheets)

@@ -135,6 +135,15 @@ def revert(verdict_id: int, user: int) -> None:
     say("success", f"Verdict #{verdict_id} on user {ids[user]} reverted.")
 
 
+def unavailable(what: str) -> bool:
+    """True, saying so, when the verdicts could not be read (the warning at the top of the
+    page): ``what`` is then not tried on every rerun."""
+    if state.held().warning:
+        st.caption(f"{what} needs the review database: see the warning above.")
+        return True
+    return False
+
+
 @contextlib.contextmanager
 def from_database(what: str) -> Iterator[None]:
     """Show a database problem as a warning in place of ``what``; the page keeps working."""
@@ -260,6 +269,8 @@ def one_user(user: int) -> None:
 def history(user: int) -> None:
     """The user's verdicts and reverts, newest first, and a revert with a reason."""
     uid = str(ids[user])
+    if unavailable("The verdict history"):
+        return
     with from_database("The verdict history"):
         found = state.verdict_store().history(uid)
         if not found:
@@ -378,6 +389,8 @@ def audit_trail() -> None:
         "Analyst", key=state.AUDIT_ACTOR, placeholder="a name, exactly; empty: everyone"
     )
     filters = {"action": None if action == "all" else action, "actor": actor.strip() or None}
+    if unavailable("The audit trail"):
+        return
     with from_database("The audit trail"):
         trail = state.verdict_store().audit
         entries = trail.entries(**filters, limit=AUDIT_ROWS)
