@@ -362,7 +362,7 @@ def _held(url: str, version: int) -> Held:
     # The same verdicts give the same token, so a re-read that finds nothing new (every 30 s)
     # keeps what the caches derived from them.
     ids = ",".join(map(str, sorted(v.id for v in verdicts.values())))
-    return Held(verdicts, warning, hashlib.sha256(ids.encode()).hexdigest())
+    return Held(verdicts, warning, hashlib.sha256(f"{url}\0{ids}".encode()).hexdigest())
 
 
 def held() -> Held:

@@ -141,6 +141,9 @@ def test_verdicts_advance_the_queue_and_decide_on_the_decisions_page(
     assert row.sha256 == hashlib.sha256(data).hexdigest()
     assert (row.cost_fp, row.cost_fn, row.threshold) == (1.0, 4.0, pytest.approx(0.2))
 
+    goto(at, "users")  # compares flagged users with the others: verdicts included
+    assert_clean(at)
+
 
 def metric_p(at: AppTest, user: str) -> float:
     """The probability the Decisions table shows for ``user`` (from the session's scores)."""
