@@ -1,9 +1,10 @@
 """The fakeusers dashboard: ``streamlit run app.py``.
 
 A router only: page config, the session's shared state, the navigation, and a sidebar that
-shows the active data and model on every page. The pages live in ``pages/``; the session's
-keys and caches in ``pages/_state.py``, its summaries in ``pages/_status.py``, what survives
-a reload in ``pages/_url.py``; the logic in ``fakeusers/``.
+shows the active data and model on every page and asks once for the analyst's name. The
+pages live in ``pages/``; the session's keys and caches in ``pages/_state.py``, its summaries
+in ``pages/_status.py``, what survives a reload in ``pages/_url.py``; the logic in
+``fakeusers/``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,18 @@ page = st.navigation(
         st.Page("pages/users.py", title="Users", icon=":material/group:"),
         st.Page("pages/model.py", title="Model", icon=":material/model_training:"),
         st.Page("pages/decisions.py", title="Decisions", icon=":material/gavel:"),
+        st.Page("pages/review.py", title="Review", icon=":material/fact_check:"),
     ]
 )
 sidebar = st.sidebar.empty()
+st.sidebar.text_input(
+    "Your name",
+    placeholder="recorded with your verdicts",
+    help="Recorded with every verdict and download as you typed it (not verified). "
+    "It stays in the address bar, so a reload keeps it.",
+    max_chars=200,
+    **state.bound(state.ANALYST, state.ANALYST_INPUT),
+)
 
 
 def show_status() -> None:
@@ -43,6 +53,7 @@ def show_status() -> None:
 # the sidebar and in the URL).
 show_status()
 _url.remember()
+_status.verdicts_warning()
 page.run()
 show_status()
 _url.remember()

@@ -241,9 +241,13 @@ class VerdictStore:
         source: str = "dashboard",
         model: str | None = None,
         threshold: float | None = None,
+        cost_fp: float | None = None,
+        cost_fn: float | None = None,
         detail: str = "",
     ) -> int:
         """Record verdicts, all or none, with one audit row; the number recorded.
+
+        The costs M and F the analyst decided at, when given, go into the audit row.
 
         Raises
         ------
@@ -284,6 +288,8 @@ class VerdictStore:
                 "import" if source == "import" else "verdict",
                 analyst,
                 model=model,
+                cost_fp=cost_fp,
+                cost_fn=cost_fn,
                 threshold=threshold,
                 count=len(rows),
                 detail=f"{words}; {detail}" if detail else words,

@@ -9,7 +9,10 @@ never on DataFrames, which Streamlit hashes from a sample:
 - scoring: ``st.cache_resource`` keyed on (data key, model key). The :class:`ScoredLog` is
   shared, not copied (``st.cache_data`` would pickle the whole log on every rerun), and
   never mutated: a cost change re-decides it with ``with_rule``, which does not rescore;
-- explanations of the users on screen: ``st.cache_data`` keyed on (data, model, users).
+- explanations of the users on screen: ``st.cache_data`` keyed on (data, model, users);
+- the analysts' verdicts that hold: ``st.cache_resource`` keyed on (database URL, a version
+  bumped by every write of this process), kept 30 s so that writes by other processes (the
+  command line, the API) show soon; the scored log every page uses carries them.
 
 Models need no cache here: the store keeps the models it has loaded. Nothing is kept at
 module level: every browser session has its own state.
@@ -21,9 +24,11 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import logging
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +37,13 @@ import pandas as pd
 import streamlit as st
 
 from fakeusers import quality, reading, scoring
-from fakeusers.errors import FakeusersError
+from fakeusers.audit import Actor, AuditTrail
+from fakeusers.database import Database, database_url
+from fakeusers.errors import DatabaseUnavailableError, FakeusersError
 from fakeusers.models import TrainedModel
 from fakeusers.reasons import Reason
 from fakeusers.store import StoredModel
+from fakeusers.verdicts import VerdictStore, held_verdicts
 
 DEMO_CSV = Path(__file__).resolve().parents[1] / "data" / "demo.csv"
 
@@ -51,6 +59,11 @@ TOP_K = "top_k"
 THRESHOLD = "threshold"
 USER = "user"  # ID of the user shown up close on the Users page
 USER_OPENED = "user_opened"  # the Users page was opened on USER from the flagged list
+ANALYST = "analyst"  # the name typed in the sidebar, recorded as not verified
+REVIEW_USER = "review_user"  # index of the user the Review page shows
+REVIEW_BACK = "review_back"  # users shown before, for Previous
+REVIEW_MESSAGE = "review_message"  # (kind, text) of the last verdict, shown once
+REVIEW_ROUND = "review_round"  # bumped to clear the queue table's selection
 
 # Widget keys (a widget's own value is dropped when its page is left; see ``bound``).
 UPLOADER = "logs"
@@ -80,6 +93,11 @@ CANDIDATE_SHOWN = "candidate_shown"  # key of the candidate whose figures are sh
 DROPPED = "dropped_candidate"  # what the last new candidate pushed out, in words
 TRAINED = "trained"  # how many models this session has trained
 MAX_CANDIDATES = 3
+ANALYST_INPUT = "analyst_input"
+REVIEW_NOTE = "review_note"
+QUEUE_PAGE = "queue_page"
+REVERT_PICK, REVERT_REASON = "revert_pick", "revert_reason"
+AUDIT_ACTION, AUDIT_ACTOR = "audit_action", "audit_actor"
 
 RULE_COSTS = "Costs: flag when P(fake) ≥ M/(M+F)"
 RULE_TOP_K = "Review capacity (top K users)"
@@ -101,6 +119,11 @@ DEFAULTS: dict[str, Any] = {
     CANDIDATE_SHOWN: None,
     DROPPED: None,
     TRAINED: 0,
+    ANALYST: "",
+    REVIEW_USER: None,
+    REVIEW_BACK: (),
+    REVIEW_MESSAGE: None,
+    REVIEW_ROUND: 0,
 }
 
 _LOG = logging.getLogger(__name__)
@@ -327,8 +350,21 @@ def _scored(
     return scoring.score_log(_log, _model, model_ref=model_ref)
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _with_verdicts(
+    data_key: str,
+    model_key: str,
+    model_ref: str | None,
+    held_token: str,
+    _base: scoring.ScoredLog,
+    _verdicts: Mapping[str, str],
+) -> scoring.ScoredLog:
+    return _base.with_verdicts(_verdicts)
+
+
 def scored_log() -> scoring.ScoredLog | None:
-    """The active model's scores for the loaded log, without a rule; None lacking either.
+    """The active model's scores for the loaded log, with the analysts' verdicts that hold,
+    without a rule; None lacking either.
 
     Raises
     ------
@@ -338,12 +374,21 @@ def scored_log() -> scoring.ScoredLog | None:
     loaded, current = dataset(), active_model()
     if loaded is None or current is None:
         return None
-    return _scored(loaded.key, current.key, current.name, loaded.log, current.model)
+    base = _scored(loaded.key, current.key, current.name, loaded.log, current.model)
+    found = held()
+    if not found.verdicts:
+        return base
+    return _with_verdicts(loaded.key, current.key, current.name, found.token, base, found.verdicts)
 
 
 @st.cache_data(show_spinner=False, max_entries=192)
 def _of_users(
-    what: str, data_key: str, model_key: str, users: tuple[int, ...], _scored: scoring.ScoredLog
+    what: str,
+    data_key: str,
+    model_key: str,
+    held_token: str,
+    users: tuple[int, ...],
+    _scored: scoring.ScoredLog,
 ) -> Any:
     if what == "table":
         return _scored.table(users, reasons=True)
@@ -351,7 +396,8 @@ def _of_users(
 
 
 def _for_users(what: str, users: Sequence[int]) -> Any:
-    """``scored_log().<what>(users)``, once per set of users, data and model.
+    """``scored_log().<what>(users)``, once per set of users, data and model (and verdicts,
+    for the table, whose ``why`` column they change).
 
     Asked of the shared, rule-free scored log, so what it derives once (a boosting model's
     reference values, when it needs them) serves every later rule.
@@ -359,7 +405,8 @@ def _for_users(what: str, users: Sequence[int]) -> Any:
     loaded, current = dataset(), active_model()
     assert loaded is not None and current is not None
     users = tuple(int(u) for u in users)
-    return _of_users(what, loaded.key, current.key, users, scored_log())
+    token = held().token if what == "table" else ""
+    return _of_users(what, loaded.key, current.key, token, users, scored_log())
 
 
 def explained(users: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -412,3 +459,147 @@ def recommendation(models: Sequence[ActiveModel]) -> quality.Recommendation | No
         costs(),
         tuple(m.model for m in models),
     )
+
+
+# Verdicts and the audit trail -----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Held:
+    """The verdicts that hold, as last read; ``token`` changes with them; ``warning`` says
+    why there are none when the database cannot be read."""
+
+    verdicts: Mapping[str, str]
+    warning: str | None
+    token: str
+
+
+class _Version:
+    """Bumped by every write of this process, so the next read does not use the cache."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counter = itertools.count(1)
+        self.value = 0
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value = next(self._counter)
+
+
+@st.cache_resource
+def _version() -> _Version:
+    return _Version()
+
+
+@st.cache_resource(show_spinner=False)
+def _database(url: str) -> Database:
+    return Database(url)
+
+
+def database() -> Database:
+    """The review database (``FAKEUSERS_DB_URL``); not opened until used.
+
+    Raises
+    ------
+    DatabaseUnavailableError
+        When the URL is not a database URL.
+    """
+    return _database(database_url())
+
+
+@st.cache_resource(show_spinner=False, ttl=30, max_entries=8)
+def _held(url: str, version: int) -> Held:
+    try:
+        verdicts, warning = held_verdicts(_database(url))
+    except DatabaseUnavailableError as exc:
+        verdicts, warning = {}, f"Verdicts not applied: {exc}"
+    # The same verdicts give the same token, so a re-read that finds nothing new (every 30 s)
+    # keeps what the caches derived from them.
+    digest = hashlib.sha256(url.encode())
+    for user, kind in sorted(verdicts.items()):
+        digest.update(f"\0{user}\0{kind}".encode())
+    return Held(verdicts, warning, digest.hexdigest())
+
+
+def held() -> Held:
+    """The analysts' verdicts to apply, read once per write (or every 30 s at most)."""
+    return _held(database_url(), _version().value)
+
+
+def verdicts_changed() -> None:
+    """Call after writing verdicts: every session reads them again."""
+    _version().bump()
+
+
+def verdict_store() -> VerdictStore:
+    """The verdicts of the review database.
+
+    Raises
+    ------
+    DatabaseUnavailableError
+        When the URL is not a database URL (others when it is used).
+    """
+    return VerdictStore(database())
+
+
+def analyst() -> Actor:
+    """Who acts in this session: the name typed in the sidebar, not verified.
+
+    Raises
+    ------
+    FakeusersError
+        When no name was typed.
+    """
+    try:
+        return Actor.named(st.session_state[ANALYST])
+    except FakeusersError:
+        raise FakeusersError(
+            "Type your name in the sidebar (“Your name”) first: every verdict records who "
+            "decided, and nothing is recorded without it."
+        ) from None
+
+
+def audited_download(
+    scored: scoring.ScoredLog, make: Callable[[], bytes], *, for_spreadsheets: bool = True
+) -> Callable[[], bytes]:
+    """The flagged list's CSV from ``make`` (in the form ``for_spreadsheets`` says), built
+    when the browser asks for it, and recorded then in the audit trail (action ``download``,
+    with the sha256 of exactly the bytes sent).
+
+    A download is never refused for the audit trail: when the database is unavailable the
+    file is still served and the failure is logged on the server.
+    """
+    name = str(st.session_state[ANALYST]).strip()
+    actor = Actor(name or "(no name given)", verified=False)
+    rule, decision = scored.rule, scored.decision
+    # Known to be down: do not make the download wait for a connection that will fail.
+    trail, why = None, held().warning or ""
+    if not why:
+        try:
+            trail = AuditTrail(database())
+        except DatabaseUnavailableError as exc:
+            why = str(exc)
+
+    def build() -> bytes:
+        data = make()
+        form = "for spreadsheets" if for_spreadsheets else "exact IDs"
+        try:
+            if trail is None:
+                raise DatabaseUnavailableError(why)
+            trail.record(
+                "download",
+                actor,
+                model=scored.model_ref,
+                cost_fp=None if rule is None else rule.cost_fp,
+                cost_fn=None if rule is None else rule.cost_fn,
+                threshold=None if decision is None else decision.threshold,
+                count=int(scored.ranked_flagged.size),
+                sha256=hashlib.sha256(data).hexdigest(),
+                detail=f"flagged list ({form}) at {rule.describe() if rule else 'no rule'}",
+            )
+        except DatabaseUnavailableError as exc:
+            _LOG.warning("A download was not recorded in the audit trail: %s", exc)
+        return data
+
+    return build

@@ -35,6 +35,15 @@ def model_summary() -> str:
     return f"{name}  \n{current.model.model_type}, CV ROC AUC {cv['roc_auc']:.3f}{needs}"
 
 
+def verdicts_warning() -> None:
+    """Warn, while users are scored, that the analysts' verdicts cannot be read."""
+    if state.dataset() is None or state.active_model() is None:
+        return
+    warning = state.held().warning
+    if warning:
+        st.warning(warning, icon=":material/warning:")
+
+
 def cannot_score(exc: FakeusersError) -> str:
     """The message for an active model that cannot score the loaded log, naming the model."""
     current = state.active_model()

@@ -3,8 +3,9 @@
 A reload (or a bookmark) starts a new Streamlit session with empty state. So after every run
 the URL's query parameters record what the analyst chose — an opaque key of the loaded log,
 the active model (``name@version``, or the key of a model trained here and not saved), the
-other candidate models the same way, the costs, the rule and K, the user shown up close — and
-at the start of a new session :func:`restore` takes them back.
+other candidate models the same way, the costs, the rule and K, the user shown up close,
+the analyst's name (typed, not verified) — and at the start of a new session :func:`restore`
+takes them back.
 The logs and unsaved models themselves stay on the server, in a small registry keyed on those
 keys (the log's key is 128 bits of the sha256 of its content, so it cannot be guessed), and
 the page is in the URL's path already.
@@ -25,6 +26,7 @@ from pages import _state as state
 
 DATA, MODEL, COST_FP, COST_FN, RULE, TOP_K, THRESHOLD = "data", "model", "m", "f", "rule", "k", "t"
 USER, CANDIDATES = "user", "candidates"
+ANALYST = "analyst"
 _RULES = {state.RULE_COSTS: "costs", state.RULE_TOP_K: "top", state.RULE_THRESHOLD: "typed"}
 _RESTORED = "url_restored"
 _KEPT = 32  # logs and unsaved models kept for reloads, the oldest dropped first
@@ -87,6 +89,8 @@ def remember() -> None:
         params[THRESHOLD] = repr(float(session[state.THRESHOLD]))
     if session[state.USER] is not None:
         params[USER] = session[state.USER]
+    if str(session[state.ANALYST]).strip():
+        params[ANALYST] = str(session[state.ANALYST]).strip()
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
 
@@ -128,6 +132,8 @@ def restore() -> None:
     rules = {short: label for label, short in _RULES.items()}
     if query.get(RULE) in rules:
         session[state.RULE] = rules[query[RULE]]
+    if query.get(ANALYST) and not session[state.ANALYST]:
+        session[state.ANALYST] = query[ANALYST].strip()[:200]
 
 
 def _model(ref: str) -> state.ActiveModel | None:

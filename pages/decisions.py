@@ -313,7 +313,7 @@ def flagged_list(scored: ScoredLog) -> None:
     spreadsheet, exact = download_col.columns(2)
     spreadsheet.download_button(
         "Download flagged users (CSV)",
-        data=for_spreadsheets,  # written only when clicked
+        data=state.audited_download(scored, for_spreadsheets),  # built when clicked
         file_name=scored.download_name(now),
         mime="text/csv",
         on_click="ignore",
@@ -324,7 +324,7 @@ def flagged_list(scored: ScoredLog) -> None:
     )
     exact.download_button(
         "Exact IDs for blocking tools (CSV)",
-        data=exact_ids,
+        data=state.audited_download(scored, exact_ids, for_spreadsheets=False),
         file_name=scored.download_name(now, exact_ids=True),
         mime="text/csv",
         on_click="ignore",

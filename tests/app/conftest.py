@@ -25,7 +25,7 @@ from pages import _state as state
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
-PAGES = ("home", "data", "users", "model", "decisions")
+PAGES = ("home", "data", "users", "model", "decisions", "review")
 TIMEOUT = 60
 
 

@@ -4,7 +4,8 @@ Fixtures:
 
 - ``server``: ``streamlit run app.py`` on a free port with a temporary model store, for the
   tests of one module; a module changes its environment by overriding ``server_env``. When
-  it stops, its log must hold no traceback.
+  it stops, its log must hold no traceback. ``serving`` starts and stops one in a ``with``
+  block, for a test that restarts the server.
 - ``browser``: Chromium, headless, for the tests of one module. Without Chromium the tests
   are skipped, unless ``CI=true``, where they fail.
 
@@ -14,6 +15,7 @@ ready when its status widget no longer says "Running".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -62,13 +64,19 @@ def server_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str]) -> Iterator[str]:
-    """The dashboard's URL, served by ``streamlit run app.py`` with its own model store."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    port = free_port()
-    env = {**os.environ, "FAKEUSERS_MODELS_DIR": str(tmp / "models"), **server_env}
-    log_path = tmp / "server.log"
+@contextlib.contextmanager
+def serving(env: dict[str, str], log_path: Path, port: int | None = None) -> Iterator[str]:
+    """``streamlit run app.py`` with ``env`` added to this process's environment, on ``port``
+    (a free one by default), until the block ends; its URL. The log must hold no traceback.
+
+    Examples
+    --------
+    Two servers one after the other on one port and one database (a restart)::
+
+        with serving(env, tmp / "1.log", port) as url: ...
+        with serving(env, tmp / "2.log", port) as url: ...
+    """
+    port = port or free_port()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py"]
@@ -77,7 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str])
             # Other people may edit the checkout meanwhile: no "source changed" prompts.
             + ["--server.fileWatcherType", "none", "--server.runOnSave", "false"],
             cwd=ROOT,
-            env=env,
+            env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -103,6 +111,15 @@ def server(tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str])
             proc.kill()
             proc.wait()
     assert "Traceback" not in log_path.read_text(), log_path.read_text()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str]) -> Iterator[str]:
+    """The dashboard's URL, served by ``streamlit run app.py`` with its own model store."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    env = {"FAKEUSERS_MODELS_DIR": str(tmp / "models"), **server_env}
+    with serving(env, tmp / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
