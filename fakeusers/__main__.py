@@ -187,17 +187,20 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"({row['users']:,})"
             )
     if current is not None:
-        _compare(store, current, ref, log, args.seed)
+        _compare(store, current, ref, log, verdicts)
     return 0
 
 
-def _compare(store, current, ref: str, log, seed: int) -> None:
-    """The version just trained against the one it replaces, on the same folds."""
-    from fakeusers.training import compare_on_same_folds
+def _compare(store, current, ref: str, log, verdicts) -> None:
+    """The version just trained against the one it replaces, on the same users and labels."""
+    from fakeusers.training import compare_with_current, verdict_training_log
 
-    _progress(f"Cross-validating {current.ref} on the same folds ...")
-    both = compare_on_same_folds(log, current.model, store.load(ref).model, seed=seed)
-    print(f"Against {current.ref}, on the same 5 folds of the verdict-corrected labels:")
+    taught, _ = verdict_training_log(log, verdicts)
+    both = compare_with_current(log, taught, current.model, store.load(ref).model)
+    print(
+        f"Against {current.ref} on the same {taught.n_users:,} users and verdict-corrected "
+        "labels (out-of-fold or unseen for both):"
+    )
     for key, label in (
         ("roc_auc", "ROC AUC"),
         ("average_precision", "average precision"),

@@ -17,7 +17,7 @@ from fakeusers import DEFAULT_MODEL
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import Log, Source, read_logs
 
-__all__ = ["compare_on_same_folds", "train_and_save", "verdict_summary"]
+__all__ = ["compare_with_current", "train_and_save", "verdict_summary", "verdict_training_log"]
 
 
 def train_and_save(
@@ -33,7 +33,8 @@ def train_and_save(
     verdicts: Mapping[str, Any] | None = None,
     overlaps: Literal["keep_one", "keep_all"] = "keep_one",
 ) -> tuple[dict[str, Any], Log]:
-    """Read labelled logs, cross-validate and fit a model, save it; return (card, log).
+    """Read labelled logs, cross-validate and fit a model, save it; return (card, the log as
+    read).
 
     With ``verdicts`` (user ID to ``fake``/``real``) the labels are the log's overridden by
     the verdicts and extended to unlabelled users who have one
@@ -63,16 +64,13 @@ def train_and_save(
     if progress is not None:
         for line in log.report.summary_lines():
             progress(line)
-    counts = None
+    counts, taught = None, log
     if verdicts is not None:
-        from fakeusers.verdicts import with_verdict_labels
-
-        log, counts = with_verdict_labels(log, verdicts)
+        taught, counts = verdict_training_log(log, verdicts)
         if progress is not None:
             progress(verdict_summary(counts))
-        _enough_labels(log)
     model = train(
-        log, model_type, random_state=seed, use_timestamps=use_timestamps, progress=progress
+        taught, model_type, random_state=seed, use_timestamps=use_timestamps, progress=progress
     )
     if counts is not None:
         model = dataclasses.replace(model, training={**model.training, "verdicts": counts})
@@ -88,9 +86,20 @@ def verdict_summary(counts: dict[str, int]) -> str:
     )
 
 
-def _enough_labels(log: Log) -> None:
-    """Refuse, saying how many more verdicts are needed, when a class is too small."""
+def verdict_training_log(log: Log, verdicts: Mapping[str, Any]) -> tuple[Log, dict[str, int]]:
+    """The log to train on with analysts' verdicts, and what they changed
+    (:func:`fakeusers.verdicts.with_verdict_labels`).
+
+    Raises
+    ------
+    FakeusersError
+        When verdicts and labels together give fewer than 5 fake or 5 real users: the
+        message says how many more verdicts of each kind are needed.
+    """
     from fakeusers.models import MIN_USERS_PER_CLASS
+    from fakeusers.verdicts import with_verdict_labels
+
+    log, counts = with_verdict_labels(log, verdicts)
 
     y = log.labels
     fake, real = int((y == 1).sum()), int((y == 0).sum())
@@ -107,60 +116,57 @@ def _enough_labels(log: Log) -> None:
             f"{more} verdict{'s' if sum(short.values()) > 1 else ''} (review import, or the "
             "Review page), or add a labelled log."
         )
+    return log, counts
 
 
-def compare_on_same_folds(
+def compare_with_current(
     log: Log,
+    taught: Log,
     current: Any,
     new: Any,
     *,
-    seed: int = 0,
     cost_fp: float | None = None,
     cost_fn: float | None = None,
 ) -> dict[str, dict[str, float | None]]:
-    """The current model's recipe and the new one's, cross-validated on the same folds.
+    """The model in use and a new version trained on verdict-corrected labels, judged on the
+    same users against the same labels.
 
-    A new version trained on verdict-corrected labels cannot be compared with the current
-    one's card: those figures were measured on other labels and other folds. Here both
-    recipes (model type, vocabulary) are cross-validated on the same 5 folds of ``log``'s
-    labels, the log the new version was trained on (its out-of-fold probabilities are reused
-    when they are exactly those).
+    The current model's card cannot be compared with the new one's: its figures were measured
+    on other labels. Here both are judged against the corrected labels of the new version's
+    training users (``taught``, made from ``log`` by :func:`verdict_training_log`): the new
+    version by its out-of-fold probabilities, the current model by its probabilities as it
+    stands from the one scoring path: its out-of-fold ones when ``log`` is its own training
+    log, and for users it never saw when it was trained elsewhere. One case flatters it: a
+    current model trained on verdicts over this same log (an earlier retraining) is scored
+    in-sample on the users it was fitted on, since models do not record their users' IDs.
 
     Returns
     -------
     dict
-        ``{"current": metrics, "new": metrics}`` with ``roc_auc``, ``average_precision``,
-        ``brier``, ``log_loss`` and, with both costs, ``cost`` (the realised cost of
-        flagging p >= M / (M + F) on the out-of-fold probabilities).
+        ``{"current": metrics, "new": metrics}`` with ``users``, ``fake_users``,
+        ``roc_auc``, ``average_precision``, ``brier``, ``log_loss`` and, with both costs,
+        ``cost`` (the realised cost of flagging p >= M / (M + F)).
 
     Raises
     ------
     FakeusersError
-        The log cannot train (too few labels), or the current model needs timestamps the log
-        does not have.
+        When the current model cannot score the log (it needs timestamps the log lacks).
     """
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    import pandas as pd
 
     from fakeusers.decisions import decide
-    from fakeusers.features import featurize
-    from fakeusers.models import N_FOLDS, classification_metrics, make_pipeline, training_problem
+    from fakeusers.models import classification_metrics
+    from fakeusers.scoring import score_log
 
-    problem = training_problem(log)
-    if problem is not None:
-        raise FakeusersError(problem)
-    y = log.require_labels().astype(int)
-    folds = StratifiedKFold(n_splits=N_FOLDS, shuffle=True, random_state=seed)
+    y = np.asarray(taught.labels, dtype=int)
+    where = pd.Index(log.user_ids).get_indexer(taught.user_ids)
+    probabilities = {"current": score_log(log, current).p[where], "new": np.asarray(new.oof_p)}
     out = {}
-    for role, model in (("current", current), ("new", new)):
-        if role == "new" and len(model.oof_y) == y.size and np.array_equal(model.oof_y, y):
-            oof = np.asarray(model.oof_p)
-        else:
-            X = featurize(log, model.vocabulary)
-            pipeline = make_pipeline(model.model_type, random_state=seed)
-            oof = cross_val_predict(pipeline, X, y, cv=folds, method="predict_proba")[:, 1]
-        metrics = {k: v for k, v in classification_metrics(y, oof).items() if k != "reliability"}
+    for role, p in probabilities.items():
+        metrics = {k: v for k, v in classification_metrics(y, p).items() if k != "reliability"}
         if cost_fp is not None and cost_fn is not None:
-            decision = decide(oof, cost_fp=cost_fp, cost_fn=cost_fn, y_true=y)
-            metrics["cost"] = decision.outcome.realised_cost
+            metrics["cost"] = decide(
+                p, cost_fp=cost_fp, cost_fn=cost_fn, y_true=y
+            ).outcome.realised_cost
         out[role] = metrics
     return out

@@ -86,6 +86,7 @@ REPLACE_CONFIRMS = "replace_confirms"  # the model name that REPLACE_MODEL's tic
 NAME_FOR = "name_for"  # key of the model that MODEL_NAME proposes a name for
 USE_TIMESTAMPS = "use_timestamps"
 CANDIDATE_SHOWN_INPUT = "candidate_shown_input"
+WITH_VERDICTS = "with_verdicts"  # the Model page trains on the analysts' verdicts too
 
 # The session's models to compare on the Model page (see ``activate``).
 CANDIDATES = "candidates"  # a tuple of ActiveModel, oldest first
@@ -93,6 +94,9 @@ CANDIDATE_SHOWN = "candidate_shown"  # key of the candidate whose figures are sh
 DROPPED = "dropped_candidate"  # what the last new candidate pushed out, in words
 TRAINED = "trained"  # how many models this session has trained
 MAX_CANDIDATES = 3
+# (key of a model retrained on verdicts, label of the one it replaced, both models' figures on
+# the same folds): shown on the Model page while that model is a candidate.
+SAME_FOLDS = "same_folds"
 ANALYST_INPUT = "analyst_input"
 REVIEW_NOTE = "review_note"
 QUEUE_PAGE = "queue_page"
@@ -116,6 +120,7 @@ DEFAULTS: dict[str, Any] = {
     USER: None,
     FLAGGED_PICKS: 0,
     CANDIDATES: (),
+    SAME_FOLDS: None,
     CANDIDATE_SHOWN: None,
     DROPPED: None,
     TRAINED: 0,
@@ -560,6 +565,23 @@ def analyst() -> Actor:
         ) from None
 
 
+def actor() -> Actor:
+    """Who acts in this session for the audit trail: the name typed in the sidebar (not
+    verified), or "(no name given)"."""
+    name = str(st.session_state[ANALYST]).strip()
+    return Actor(name or "(no name given)", verified=False)
+
+
+def audit(action: str, **fields: Any) -> None:
+    """Record an action of this session in the audit trail. The action is already done: a
+    database that is unavailable is logged on the server and said on the page, not raised."""
+    try:
+        AuditTrail(database()).record(action, actor(), **fields)
+    except DatabaseUnavailableError as exc:
+        _LOG.warning("Not recorded in the audit trail (%s): %s", action, exc)
+        st.toast(f"Not recorded in the audit trail: {exc}", icon=":material/warning:")
+
+
 def audited_download(
     scored: scoring.ScoredLog, make: Callable[[], bytes], *, for_spreadsheets: bool = True
 ) -> Callable[[], bytes]:
@@ -570,8 +592,7 @@ def audited_download(
     A download is never refused for the audit trail: when the database is unavailable the
     file is still served and the failure is logged on the server.
     """
-    name = str(st.session_state[ANALYST]).strip()
-    actor = Actor(name or "(no name given)", verified=False)
+    who = actor()
     rule, decision = scored.rule, scored.decision
     # Known to be down: do not make the download wait for a connection that will fail.
     trail, why = None, held().warning or ""
@@ -589,7 +610,7 @@ def audited_download(
                 raise DatabaseUnavailableError(why)
             trail.record(
                 "download",
-                actor,
+                who,
                 model=scored.model_ref,
                 cost_fp=None if rule is None else rule.cost_fp,
                 cost_fn=None if rule is None else rule.cost_fn,

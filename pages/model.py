@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fakeusers import explain, models, plots, quality
+from fakeusers import explain, models, plots, quality, training
 from fakeusers.errors import FakeusersError
 from fakeusers.store import ModelStore, default_name
 from pages import _state as state
 
 
+def verdicts_in(loaded: state.Dataset) -> dict[str, str]:
+    """The analysts' verdicts on users of the loaded log."""
+    held = state.held().verdicts
+    if not held:
+        return {}
+    ids = loaded.log.user_ids
+    return {u: held[u] for u in ids[np.isin(ids, list(held))]}
+
+
 def train_form(loaded: state.Dataset | None) -> None:
-    """Train on the loaded log when it is labelled; else say what is missing."""
+    """Train on the loaded log when it is labelled (or verdicts label it); else say what is
+    missing."""
     if loaded is None:
         st.info("Load a labelled log on the Data page to train a model.")
         st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
         return
-    if not loaded.log.report.labelled:
+    verdicts = verdicts_in(loaded)
+    if not loaded.log.report.labelled and not verdicts:
         st.info(
             "The loaded log has no Fake column, so it can be scored but not used for training. "
-            "Upload a labelled log to train, or load a saved model below."
+            "Upload a labelled log to train, record verdicts on the Review page, or load a "
+            "saved model below."
             + (
                 " It has no timestamps either: train with 'Use timestamps' unticked, or load a "
                 "model whose 'needs Timestamp' is 'no'."
@@ -29,10 +44,28 @@ def train_form(loaded: state.Dataset | None) -> None:
             )
         )
         return
-    problem = models.training_problem(loaded.log)
-    if problem is not None:
-        st.info(f"{problem} Load a saved model below to score this log.")
-        return
+    log, counts = loaded.log, None
+    use_verdicts = bool(verdicts) and st.checkbox(
+        f"Use the analysts' verdicts ({len(verdicts):,} users of this log)",
+        value=not loaded.log.report.labelled,
+        disabled=not loaded.log.report.labelled,
+        key=state.WITH_VERDICTS,
+        help="Train on the log's labels overridden by the verdicts (confirmed fake, cleared), "
+        "and on unlabelled users who have one. The new model is compared with the active one "
+        "on the same folds, before you save and promote it.",
+    )
+    if use_verdicts:
+        try:
+            log, counts = training.verdict_training_log(loaded.log, verdicts)
+        except FakeusersError as exc:
+            st.info(str(exc))
+            return
+        st.caption(training.verdict_summary(counts))
+    else:
+        problem = models.training_problem(loaded.log)
+        if problem is not None:
+            st.info(f"{problem} Load a saved model below to score this log.")
+            return
     kind, go = st.columns([3, 1], vertical_alignment="bottom")
     model_type = kind.selectbox(
         "Model type",
@@ -52,21 +85,69 @@ def train_form(loaded: state.Dataset | None) -> None:
     )
     if not go.button("Train model", type="primary", icon=":material/model_training:"):
         return
-    users = loaded.log.n_users
+    users = log.n_users
     failure = None
+    previous = state.active_model()
     with st.status(f"Training {model_type} on {users:,} users ...", expanded=True) as status:
         try:
             model = models.train(
-                loaded.log, model_type, use_timestamps=use_timestamps, progress=status.write
+                log, model_type, use_timestamps=use_timestamps, progress=status.write
             )
-            state.activate(state.trained(model))  # the previous one stays a candidate
+            if counts is not None:
+                model = dataclasses.replace(model, training={**model.training, "verdicts": counts})
+            new = state.trained(model)
+            if counts is not None and previous is not None:
+                status.write(f"Scoring these users with {previous.label} ...")
+                m, f = state.costs() or (None, None)
+                both = training.compare_with_current(
+                    loaded.log, log, previous.model, model, cost_fp=m, cost_fn=f
+                )
+                st.session_state[state.SAME_FOLDS] = (new.key, previous.label, both)
+            state.activate(new)  # the previous one stays a candidate
             st.session_state.pop(state.MODEL_NAME, None)  # propose a name for the new model
+            with_what = " with analysts' verdicts" if counts is not None else ""
+            state.audit("train", count=users, detail=f"{model_type} trained{with_what}")
             status.update(label="Model trained", state="complete", expanded=False)
         except Exception as exc:
             failure = state.friendly("training the model", exc)
             status.update(label="Training failed", state="error", expanded=False)
     if failure is not None:  # in the open, not inside the collapsed progress box
         st.error(failure, icon=":material/error:")
+
+
+def same_folds(kept: list[state.ActiveModel]) -> None:
+    """A model retrained on verdicts against the one it replaces, on the same folds."""
+    found = st.session_state.get(state.SAME_FOLDS)
+    if not found or found[0] not in {m.key for m in kept}:
+        return
+    key, before, both = found
+    after = next(m.label for m in kept if m.key == key)
+    rows = [
+        ("ROC AUC", "roc_auc", 3),
+        ("average precision", "average_precision", 3),
+        ("Brier score", "brier", 4),
+        ("log loss", "log_loss", 4),
+        ("cost at your costs", "cost", 2),
+    ]
+    table = pd.DataFrame(
+        [
+            {"figure": label, before: both["current"].get(k), after: both["new"].get(k)}
+            for label, k, _ in rows
+            if both["new"].get(k) is not None
+        ]
+    )
+    users = int(both["new"]["users"])
+    st.markdown(
+        f"**{after} against {before}**, on the same {users:,} users and their verdict-corrected "
+        "labels: the new model's out-of-fold probabilities, and the current model's as it "
+        "stands (out-of-fold on its own training users, else users it never saw). Higher ROC "
+        "AUC and average precision, lower Brier, log loss and cost are better:"
+    )
+    st.dataframe(table, hide_index=True)
+    st.caption(
+        "Save the new model (as a new version of the name it replaces), then promote it with "
+        "`python -m fakeusers models promote NAME@VERSION` for the command line and the API."
+    )
 
 
 def compare(models: list[state.ActiveModel]) -> None:
@@ -218,6 +299,7 @@ def save_form(current: state.ActiveModel) -> None:
             with state.user_action("saving the model"):
                 card = ModelStore().save(name, current.model, replace=replace)
                 ref = f"{card['name']}@{card['version']}"
+                state.audit("save", model=ref, count=current.model.training.get("users"))
                 state.named(current, ref)
                 st.rerun()
 
@@ -306,6 +388,7 @@ kept = state.candidates()
 if kept:
     if len(kept) > 1:
         compare(kept)
+    same_folds(kept)
     shown = pick(kept)
     show(shown, active=shown.key == kept[0].key)
     if shown.name is None:

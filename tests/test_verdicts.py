@@ -314,21 +314,28 @@ def test_train_with_verdicts_labels_an_unlabelled_log_and_says_how_many_more_are
     assert run_cli("review", "import", str(more), env=env).returncode == 0
     again = run_cli(*train, "--replace", env=env)
     assert again.returncode == 0, again.stderr
-    assert "Against fb@1, on the same 5 folds of the verdict-corrected labels:" in again.stdout
+    assert "Against fb@1 on the same 68 users and verdict-corrected labels" in again.stdout
     lines = [x for x in again.stdout.splitlines() if x.strip().startswith(("ROC AUC", "Brier"))]
     assert len(lines) == 4 and all("->" in x for x in lines[2:])
     assert "python -m fakeusers models promote fb@2" in again.stdout
 
 
-def test_the_same_recipe_on_the_same_folds_gives_the_same_figures() -> None:
-    from fakeusers.training import compare_on_same_folds
+def test_the_current_model_is_judged_on_the_same_users_and_corrected_labels() -> None:
+    """On its own training log the current model's probabilities are its out-of-fold ones,
+    so the same model on both sides gives the same figures; verdicts change the labels both
+    are judged against."""
+    from fakeusers.training import compare_with_current, verdict_training_log
 
     log = read_logs([("train.csv", csv_bytes(20_000, 1))])
     model = trained(20_000, 1)
-    both = compare_on_same_folds(log, model, model, cost_fp=1, cost_fn=9)
+    both = compare_with_current(log, log, model, model, cost_fp=1, cost_fn=9)
     assert both["current"] == both["new"]
-    assert both["new"]["roc_auc"] == model.cv["roc_auc"]
-    assert both["new"]["cost"] > 0
+    assert both["new"]["roc_auc"] == model.cv["roc_auc"] and both["new"]["cost"] > 0
+    flipped = {u: "real" for u in log.user_ids[log.labels == 1][:5]}
+    taught, _ = verdict_training_log(log, flipped)
+    again = compare_with_current(log, taught, model, model)
+    assert again["current"]["fake_users"] == model.cv["fake_users"] - 5
+    assert again["current"]["roc_auc"] < both["current"]["roc_auc"]
 
 
 def test_a_verdict_overrides_a_label_and_the_card_counts_it() -> None:

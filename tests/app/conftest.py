@@ -77,9 +77,11 @@ def unlabelled() -> bytes:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A temporary model store, and caches emptied, so no test depends on another."""
+    """A temporary model store and review database, and caches emptied, so no test depends
+    on another."""
     models_dir = tmp_path / "models"
     monkeypatch.setenv("FAKEUSERS_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("FAKEUSERS_DB_URL", f"sqlite:///{tmp_path / 'review.db'}")
     st.cache_data.clear()
     st.cache_resource.clear()
     return models_dir

@@ -328,3 +328,57 @@ def test_at_most_three_candidates_and_the_dropped_one_is_named(labelled: bytes) 
     assert len({m.label for m in trained}) == 4, "each candidate has its own name"
     at = goto(at, "model")
     assert not [w for w in at.warning if "left the candidates" in w.value], "said once"
+
+
+def test_retraining_on_verdicts_is_compared_on_the_same_folds_and_audited(
+    labelled: bytes,
+) -> None:
+    """An unlabelled log trains once verdicts label enough users (the page says how many
+    more are needed before); the new model is compared with the one it replaces on the same
+    folds; training and saving are in the audit trail."""
+    from fakeusers.audit import Actor, AuditTrail
+    from fakeusers.database import Database
+    from fakeusers.reading import read_logs
+    from fakeusers.verdicts import NewVerdict, VerdictStore
+
+    unlabelled = csv_bytes(seed=3, labelled=False)
+    truth = read_logs([("l.csv", csv_bytes(seed=3))])  # the same users, with their labels
+    fakes = truth.user_ids[truth.labels == 1]
+    reals = truth.user_ids[truth.labels == 0]
+    db = Database()  # the test's database (FAKEUSERS_DB_URL), as the dashboard opens it
+    store = VerdictStore(db)
+    store.record([NewVerdict(u, "fake") for u in fakes[:3]], Actor("ana"))
+    store.record([NewVerdict(u, "real") for u in reals[:40]], Actor("ana"))
+
+    at = train(upload(new_app(), ("train.csv", labelled)), "logistic")  # the model it replaces
+    replaced = at.session_state[state.MODEL]
+    at = goto(upload(at, ("unlabelled.csv", unlabelled)), "model")
+    assert_clean(at)
+    assert at.checkbox(key=state.WITH_VERDICTS).value, "an unlabelled log needs the verdicts"
+    assert any("Record 2 more fake verdicts" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "Train model"]
+
+    store.record([NewVerdict(u, "fake") for u in fakes[3:20]], Actor("ana"))
+    state.verdicts_changed()  # as if written by this process: re-read now, not in 30 s
+    at.run()
+    assert any("60 users of the log have one (20 fake, 40 real)" in c.value for c in at.caption)
+    at = train(at, "logistic")
+    assert_clean(at)
+    new = at.session_state[state.MODEL]
+    assert new.model.training["verdicts"]["added"] == 60
+    assert new.model.cv["users"] == 60
+    key, before, both = at.session_state[state.SAME_FOLDS]
+    assert (key, before) == (new.key, replaced.label)
+    assert set(both) == {"current", "new"} and both["new"]["roc_auc"] is not None
+    shown = [d.value for d in at.dataframe if "figure" in d.value.columns]
+    assert shown and shown[0]["figure"].tolist()[:3] == [
+        "ROC AUC",
+        "average precision",
+        "Brier score",
+    ]
+    assert any("on the same 60 users" in m.value for m in at.markdown)
+
+    at = save_as(at, "june")
+    trail = AuditTrail(db).entries()
+    assert trail["action"].tolist() == ["save", "train", "verdict", "train", "verdict", "verdict"]
+    assert trail["model"].iloc[0] == "june@1"
