@@ -1,0 +1,324 @@
+"""``train``, ``predict`` and ``evaluate``: the commands around the one scoring path."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from fakeusers.cli.common import (
+    audit,
+    cost,
+    default_line,
+    expected_cost_words,
+    fmt,
+    open_database,
+    open_store,
+    overlaps_option,
+    positive_int,
+    probability,
+    progress,
+    progress_if_large,
+    rule_from,
+    sha256_of,
+    split_output,
+)
+
+
+def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
+    """Read, load and score through the one scoring path; say what the reader must know."""
+    from fakeusers.scoring import score_sources
+
+    store = open_store(args)
+    if args.model is None:
+        name, version = store.default()
+        progress(
+            f"Using model '{name}@{version}', the default in {store.root} (choose one with "
+            "--model NAME[@VERSION])."
+        )
+    progress_if_large(inputs, f"Reading {', '.join(inputs)} ...")
+    verdicts = {}
+    if rule is not None and not args.no_verdicts:
+        from fakeusers.verdicts import held_verdicts
+
+        verdicts, problem = held_verdicts(open_database(args))
+        if problem:
+            progress(f"warning: {problem}")
+    scored = score_sources(
+        inputs,
+        store=store,
+        model=args.model,
+        rule=rule,
+        verdicts=verdicts,
+        overlaps=args.overlaps,
+    )
+    for warning in scored.log.report.warnings:
+        progress(f"Warning: {warning}")
+    for note in scored.notes():
+        progress(f"Note: {note}")
+    warning = scored.applicability.warning()
+    if warning is not None:
+        progress(f"warning: {warning}")
+    return scored
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from fakeusers.training import train_and_save
+
+    store = open_store(args)
+    verdicts = current = None
+    if args.with_verdicts:
+        from fakeusers.verdicts import VerdictStore
+
+        verdicts = VerdictStore(open_database(args)).kinds()
+        progress(f"{len(verdicts):,} verdicts in the review database.")
+        if args.replace and args.name and store.exists(args.name):
+            current = store.load(args.name)
+    progress(f"Reading {', '.join(args.logs)} ...")
+    card, log = train_and_save(
+        args.logs,
+        store=store,
+        name=args.name,
+        model_type=args.model,
+        seed=args.seed,
+        use_timestamps=not args.ignore_timestamps,
+        replace=args.replace,
+        progress=progress,
+        verdicts=verdicts,
+        overlaps=args.overlaps,
+    )
+    ref = f"{card['name']}@{card['version']}"
+    with_what = " with analysts' verdicts" if verdicts is not None else ""
+    audit(args, "train", model=ref, count=card["cv"]["users"], detail=f"trained{with_what}")
+    cv = card["cv"]
+    print(
+        f"Model '{card['name']}' version {card['version']} ({args.model}) saved in "
+        f"{store.root / card['name']}. {default_line(card)}"
+    )
+    print(
+        f"Cross-validated over {cv['users']:,} users ({cv['fake_users']:,} fake), 5 folds by user:"
+    )
+    print(f"  ROC AUC            {cv['roc_auc']:.4f}")
+    print(f"  average precision  {cv['average_precision']:.4f}")
+    print(f"  Brier score        {cv['brier']:.4f}")
+    print(f"  log loss           {cv['log_loss']:.4f}")
+    print("  reliability (predicted -> observed fake rate, users):")
+    for row in cv["reliability"]:
+        if row["users"]:
+            print(
+                f"    {row['bin_low']:.1f}-{row['bin_high']:.1f}: "
+                f"{row['mean_predicted']:.3f} -> {row['observed_fake_rate']:.3f} "
+                f"({row['users']:,})"
+            )
+    if current is not None:
+        _compare(store, current, ref, log, verdicts)
+    return 0
+
+
+def _compare(store, current, ref: str, log, verdicts) -> None:
+    """The version just trained against the one it replaces, on the same users and labels."""
+    from fakeusers.training import compare_with_current, verdict_training_log
+
+    taught, _ = verdict_training_log(log, verdicts)
+    both = compare_with_current(log, taught, current.model, store.load(ref).model)
+    print(
+        f"Against {current.ref} on the same {taught.n_users:,} users and verdict-corrected "
+        "labels (out-of-fold or unseen for both):"
+    )
+    for key, label in (
+        ("roc_auc", "ROC AUC"),
+        ("average_precision", "average precision"),
+        ("brier", "Brier score"),
+        ("log_loss", "log loss"),
+    ):
+        print(f"  {label:<18} {fmt(both['current'][key])} -> {fmt(both['new'][key])}")
+    print(f"To use it by default: python -m fakeusers models promote {ref}")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    rule = rule_from(args)
+    inputs, output = split_output(args.paths)
+    scored = _score(args, inputs, rule)
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    from fakeusers.atomic import write_atomic
+
+    columns = {"UserId": scored.user_ids.astype(str), "is_fake_probability": scored.p}
+    summary = f"Scored {scored.n_users:,} users with model '{scored.model_ref}'"
+    if scored.decision is not None:
+        columns["flagged"] = scored.decision.flagged.astype(np.int8)
+        columns["why"] = scored.why.astype(str)
+        summary += f"; flagged {scored.decision.n_flagged:,} by {rule.describe()}"
+        if scored.verdicts is not None:
+            held = scored.verdicts
+            summary += (
+                f" and analysts' verdicts ({int((held == 1).sum()):,} confirmed fake, "
+                f"{int((held == 0).sum()):,} cleared)"
+            )
+        if rule.has_costs:
+            summary += f", {expected_cost_words(scored.decision)}"
+    if args.reasons:
+        from fakeusers.export import REASON_COLUMNS
+
+        reasons = scored.reasons(np.arange(scored.n_users))
+        for r, name in enumerate(REASON_COLUMNS):
+            columns[name] = [rs[r].text if r < len(rs) else "" for rs in reasons]
+    table = pa.table(columns)
+    # IDs stay exactly as read (no spreadsheet neutralisation: this file is for machines);
+    # quote them only when a delimiter, quote or line break in an ID requires it. Reasons
+    # never start with a formula character (fakeusers.reasons.value_words) but hold commas.
+    needs_quotes = (
+        args.reasons or pc.any(pc.match_substring_regex(table["UserId"], '[,"\r\n]')).as_py()
+    )
+    options = pacsv.WriteOptions(
+        include_header=False, quoting_style="needed" if needs_quotes else "none"
+    )
+
+    def write(fh) -> None:
+        fh.write((",".join(table.column_names) + "\n").encode())
+        pacsv.write_csv(table, fh, write_options=options)
+
+    write_atomic(output, write)
+    print(f"{summary}. Wrote {output}.")
+    if scored.decision is not None:
+        audit(
+            args,
+            "download",
+            model=scored.model_ref,
+            cost_fp=rule.cost_fp,
+            cost_fn=rule.cost_fn,
+            threshold=scored.decision.threshold,
+            count=scored.decision.n_flagged,
+            sha256=sha256_of(output),
+            detail=f"predict wrote {output.name}: {rule.describe()}",
+        )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    rule = rule_from(args)
+    scored = _score(args, args.logs, rule)
+    scored.log.require_labels()
+    m = scored.metrics
+    kind = "out-of-fold" if scored.out_of_fold else "on this log"
+    print(f"Model '{scored.model_ref}' on {m['users']:,} users ({m['fake_users']:,} fake), {kind}:")
+    for key, label in (
+        ("roc_auc", "ROC AUC"),
+        ("average_precision", "average precision"),
+        ("brier", "Brier score"),
+        ("log_loss", "log loss"),
+    ):
+        value = m[key]
+        print(f"  {label:<18} {'n/a' if value is None else f'{value:.4f}'}")
+    d = scored.decision
+    if d is not None:
+        o = d.outcome
+        print(
+            f"Decision ({rule.describe()}): {d.n_flagged:,} users flagged ({d.share_flagged:.1%})."
+        )
+        print(f"  confusion: TP {o.tp:,}  FP {o.fp:,}  FN {o.fn:,}  TN {o.tn:,}")
+        print(f"  precision {o.precision:.4f}  recall {o.recall:.4f}")
+        if rule.has_costs:
+            print(f"  {expected_cost_words(d)}  realised cost {o.realised_cost:,.2f}")
+    return 0
+
+
+def _train_parser(sub, common: argparse.ArgumentParser) -> None:
+    from fakeusers import DEFAULT_MODEL, MODEL_TYPES
+
+    p = sub.add_parser("train", parents=[common], help="train a model on labelled logs")
+    p.add_argument("logs", nargs="+", metavar="LOGS", help="labelled log CSVs (with Fake)")
+    p.add_argument("--name", help="model name (default: TYPE-DATE-TIME)")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="save as the next version of a model that has this name (earlier ones are kept)",
+    )
+    p.add_argument(
+        "--model",
+        choices=MODEL_TYPES,
+        default=DEFAULT_MODEL,
+        help=f"model type (default: {DEFAULT_MODEL})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed for folds and boosting")
+    p.add_argument(
+        "--ignore-timestamps",
+        action="store_true",
+        help="do not use Timestamp features, so the model can score logs without timestamps",
+    )
+    p.add_argument(
+        "--with-verdicts",
+        action="store_true",
+        help="labels overridden by analysts' verdicts (review database), and extended to "
+        "unlabelled users who have one",
+    )
+    overlaps_option(p)
+    p.set_defaults(func=cmd_train)
+
+
+def _decision_options(p: argparse.ArgumentParser) -> None:
+    """The model, the rule and the overlaps choice, the same for predict and evaluate."""
+    overlaps_option(p)
+    p.add_argument(
+        "--model",
+        metavar="NAME[@VERSION]",
+        help="the model (default: the promoted one; see: models)",
+    )
+    p.add_argument(
+        "--cost-fp",
+        type=cost,
+        metavar="M",
+        help="cost of blocking a real user; give it with --cost-fn: flags p >= M/(M+F)",
+    )
+    p.add_argument(
+        "--cost-fn", type=cost, metavar="F", help="cost of missing a fake user (with --cost-fp)"
+    )
+    p.add_argument(
+        "--top-k",
+        type=positive_int,
+        metavar="K",
+        help="flag the K riskiest users (review capacity); costs, if given, price it",
+    )
+    p.add_argument(
+        "--threshold",
+        type=probability,
+        metavar="T",
+        help="flag p >= T, a threshold typed directly (not with --top-k); costs, if given, "
+        "price it",
+    )
+    p.add_argument(
+        "--no-verdicts",
+        action="store_true",
+        help="ignore analysts' verdicts (by default, with a rule, confirmed fakes are always "
+        "flagged and cleared users never)",
+    )
+
+
+def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "predict",
+        parents=[common],
+        help="score logs: writes UserId,is_fake_probability[,flagged,why][,reason_1..3]",
+        usage="python -m fakeusers predict LOGS... OUTPUT.csv [options]",
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="FILE",
+        help="one or more input logs (.csv, .csv.gz), then the output file (.csv)",
+    )
+    _decision_options(p)
+    p.add_argument(
+        "--reasons",
+        action="store_true",
+        help="add reason_1..reason_3: why each user scores as they do, in words "
+        "(the features that push them towards fake, against the model's real training users)",
+    )
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", parents=[common], help="metrics of a model on labelled logs")
+    p.add_argument("logs", nargs="+", metavar="LOGS", help="labelled logs (with a Fake column)")
+    _decision_options(p)
+    p.set_defaults(func=cmd_evaluate)
