@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fakeusers import scoring
 from fakeusers.errors import FakeusersError
 from pages import _state as state
 
@@ -63,3 +64,19 @@ def link_to_a_model_that_scores() -> None:
         else "Go to Model"
     )
     st.page_link("pages/model.py", label=label, icon=":material/model_training:")
+
+
+def scored_or_stop(needs: str) -> scoring.ScoredLog:
+    """The scored log a page works on; else say what is missing (``needs``: why the page
+    needs data and a model) or why the model cannot score, and stop the page."""
+    if state.dataset() is None or state.active_model() is None:
+        st.info(f"Load data and a model first: {needs}.")
+        st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
+        st.page_link("pages/model.py", label="Go to Model", icon=":material/model_training:")
+        st.stop()
+    try:
+        return state.scored_log()
+    except FakeusersError as exc:
+        st.error(cannot_score(exc), icon=":material/error:")
+        link_to_a_model_that_scores()
+        st.stop()

@@ -26,17 +26,7 @@ QUALITY = (
 )
 
 st.title("Decisions")
-if state.dataset() is None or state.active_model() is None:
-    st.info("Load data and a model first: decisions need users' probabilities.")
-    st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
-    st.page_link("pages/model.py", label="Go to Model", icon=":material/model_training:")
-    st.stop()
-try:
-    base = state.scored_log()
-except FakeusersError as exc:
-    st.error(_status.cannot_score(exc), icon=":material/error:")
-    _status.link_to_a_model_that_scores()
-    st.stop()
+base = _status.scored_or_stop("decisions need users' probabilities")
 for note in base.notes():
     st.caption(note)
 if base.metrics is not None:

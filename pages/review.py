@@ -35,17 +35,7 @@ SAID = {"fake": "confirmed fake", "real": "real (cleared)"}
 P_COLUMN = st.column_config.ProgressColumn("P(fake)", format="%.3f", min_value=0.0, max_value=1.0)
 
 st.title("Review")
-if state.dataset() is None or state.active_model() is None:
-    st.info("Load data and a model first: the queue is the users a decision flags.")
-    st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
-    st.page_link("pages/model.py", label="Go to Model", icon=":material/model_training:")
-    st.stop()
-try:
-    base = state.scored_log()
-except FakeusersError as exc:
-    st.error(_status.cannot_score(exc), icon=":material/error:")
-    _status.link_to_a_model_that_scores()
-    st.stop()
+base = _status.scored_or_stop("the queue is the users a decision flags")
 try:
     scored = base.with_rule(state.rule())
     queue = review_queue(scored)

@@ -176,3 +176,14 @@ def set_number(page: Page, label: str, value: str) -> None:
     box.fill(value)
     box.press("Enter")
     settle(page)
+
+
+def demo_data_and_a_model(page: Page) -> None:
+    """Load the demo data and train the default model, as an analyst starts."""
+    open_page(page, "Data")
+    page.get_by_role("button", name="Load demo data").click()
+    settle(page)
+    open_page(page, "Model")
+    page.get_by_role("button", name="Train model").click()
+    page.get_by_text("Model trained").wait_for()
+    settle(page)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import metric_value, new_page, open_page, set_number, settle
+from tests.e2e.conftest import (
+    demo_data_and_a_model,
+    metric_value,
+    new_page,
+    open_page,
+    set_number,
+    settle,
+)
 
 
 def test_a_reload_keeps_the_analysts_work(server, browser) -> None:
     page = new_page(browser, server)
-    open_page(page, "Data")
-    page.get_by_role("button", name="Load demo data").click()
-    settle(page)
-    open_page(page, "Model")
-    page.get_by_role("button", name="Train model").click()
-    page.get_by_text("Model trained").wait_for()
-    settle(page)
+    demo_data_and_a_model(page)
     open_page(page, "Decisions")
     set_number(page, "Cost of blocking a real user (M)", "2")
     set_number(page, "Cost of missing a fake user (F)", "38")

@@ -7,7 +7,14 @@ import csv
 from playwright.sync_api import Page
 
 from pages._state import DEMO_CSV
-from tests.e2e.conftest import metric_value, new_page, open_page, set_number, settle
+from tests.e2e.conftest import (
+    demo_data_and_a_model,
+    metric_value,
+    new_page,
+    open_page,
+    set_number,
+    settle,
+)
 
 HEADER_PX = ROW_PX = 35  # st.dataframe's default header and row heights
 
@@ -40,13 +47,7 @@ def events_in_demo(user_id: str) -> int:
 def test_a_click_on_a_flagged_user_opens_their_events(server, browser) -> None:
     page = new_page(browser, server)
     try:
-        open_page(page, "Data")
-        page.get_by_role("button", name="Load demo data").click()
-        settle(page)
-        open_page(page, "Model")
-        page.get_by_role("button", name="Train model").click()
-        page.get_by_text("Model trained").wait_for()
-        settle(page)
+        demo_data_and_a_model(page)
         open_page(page, "Decisions")
         # Page 2 of the list: users beyond the Users page's own first 50 candidates.
         set_number(page, "Page", "2")

@@ -7,19 +7,20 @@ import io
 from pathlib import Path
 
 from fakeusers.export import BUILD_ON_REQUEST
-from tests.e2e.conftest import metric_value, new_page, open_page, set_number, settle
+from tests.e2e.conftest import (
+    demo_data_and_a_model,
+    metric_value,
+    new_page,
+    open_page,
+    set_number,
+    settle,
+)
 
 
 def test_a_long_list_is_prepared_then_downloaded(server, browser) -> None:
     page = new_page(browser, server)
     try:
-        open_page(page, "Data")
-        page.get_by_role("button", name="Load demo data").click()
-        settle(page)
-        open_page(page, "Model")
-        page.get_by_role("button", name="Train model").click()
-        page.get_by_text("Model trained").wait_for()
-        settle(page)
+        demo_data_and_a_model(page)
         open_page(page, "Decisions")
         page.get_by_text("Threshold typed directly").click()
         settle(page)
