@@ -170,10 +170,13 @@ def test_verdicts_survive_a_restart_and_decide_everywhere(browser: Browser, setu
         page.context.close()
 
     trail = AuditTrail(Database(env["FAKEUSERS_DB_URL"])).entries()
-    assert list(trail["action"]) == ["download", "verdict", "verdict"]
-    assert set(trail["actor"]) == {"Ana Lyst"} and not trail["actor_verified"].any()
-    assert trail["sha256"].iloc[0] == hashlib.sha256(data).hexdigest()
-    assert set(trail["model"]) == {"e2e@1"}
+    # The training and the save came first (before the name was typed), then the review.
+    assert list(trail["action"]) == ["download", "verdict", "verdict", "save", "train"]
+    review = trail.iloc[:3]
+    assert set(review["actor"]) == {"Ana Lyst"} and not trail["actor_verified"].any()
+    assert review["sha256"].iloc[0] == hashlib.sha256(data).hexdigest()
+    assert set(review["model"]) == {"e2e@1"}
+    assert trail["model"].iloc[3] == "e2e@1"
 
 
 @pytest.fixture(scope="module")
