@@ -509,10 +509,12 @@ def score_sources(
 
 def _is_training_log(log: Log, model: Any) -> bool:
     training = getattr(model, "training", None) or {}
-    fingerprint = training.get("fingerprint_sha256")
-    if not fingerprint or len(model.oof_p) != log.n_users or training.get("rows") != log.n_rows:
+    # The log it was trained on, and (trained on verdicts) that log as read, before the
+    # verdicts changed its labels.
+    known = {training.get(k) for k in ("fingerprint_sha256", "read_fingerprint_sha256")} - {None}
+    if not known or len(model.oof_p) != log.n_users or training.get("rows") != log.n_rows:
         return False  # cheap checks first: hashing a large log takes a while
-    return log.fingerprint() == fingerprint
+    return log.fingerprint() in known
 
 
 def _decided(scored: ScoredLog) -> ScoredLog:

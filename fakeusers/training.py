@@ -17,7 +17,13 @@ from fakeusers import DEFAULT_MODEL
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import Log, Source, read_logs
 
-__all__ = ["compare_with_current", "train_and_save", "verdict_summary", "verdict_training_log"]
+__all__ = [
+    "compare_with_current",
+    "trained_on_verdicts",
+    "train_and_save",
+    "verdict_summary",
+    "verdict_training_log",
+]
 
 
 def train_and_save(
@@ -73,8 +79,21 @@ def train_and_save(
         taught, model_type, random_state=seed, use_timestamps=use_timestamps, progress=progress
     )
     if counts is not None:
-        model = dataclasses.replace(model, training={**model.training, "verdicts": counts})
+        model = trained_on_verdicts(model, counts, log)
     return store.save(name, model, replace=replace), log
+
+
+def trained_on_verdicts(model: Any, counts: dict[str, int], log: Log) -> Any:
+    """``model``, trained on ``log`` with labels from verdicts, with that recorded in its card.
+
+    When no user was left out the model's out-of-fold probabilities are those of every user of
+    ``log`` as read, so its fingerprint is recorded too: scoring ``log`` again then uses them
+    (and says so), as for any model on its own training log.
+    """
+    training = {**model.training, "verdicts": counts}
+    if counts["dropped"] == 0:
+        training["read_fingerprint_sha256"] = log.fingerprint()
+    return dataclasses.replace(model, training=training)
 
 
 def verdict_summary(counts: dict[str, int]) -> str:
@@ -93,13 +112,22 @@ def verdict_training_log(log: Log, verdicts: Mapping[str, Any]) -> tuple[Log, di
     Raises
     ------
     FakeusersError
-        When verdicts and labels together give fewer than 5 fake or 5 real users: the
-        message says how many more verdicts of each kind are needed.
+        When no verdict is about a user of the log, or verdicts and labels together give
+        fewer than 5 fake or 5 real users: the message says how many more verdicts of each
+        kind are needed.
     """
     from fakeusers.models import MIN_USERS_PER_CLASS
     from fakeusers.verdicts import with_verdict_labels
 
+    files = ", ".join(log.report.files)
     log, counts = with_verdict_labels(log, verdicts)
+    if counts["verdicts"] == 0:
+        raise FakeusersError(
+            f"None of the {len(verdicts):,} verdicts in the review database is about a user of "
+            f"{files}, so they would change nothing. Train without the verdicts, or check that "
+            "the review database is the one the verdicts were recorded in (FAKEUSERS_DB_URL, "
+            "--db-url)."
+        )
 
     y = log.labels
     fake, real = int((y == 1).sum()), int((y == 0).sum())
@@ -111,7 +139,7 @@ def verdict_training_log(log: Log, verdicts: Mapping[str, Any]) -> tuple[Log, di
     if short:
         more = " and ".join(f"{n} more {kind}" for kind, n in short.items())
         raise FakeusersError(
-            f"With the verdicts, {', '.join(log.report.files)} has {fake} fake and {real} real "
+            f"With the verdicts, {files} has {fake} fake and {real} real "
             f"labelled users; training needs at least {MIN_USERS_PER_CLASS} of each. Record "
             f"{more} verdict{'s' if sum(short.values()) > 1 else ''} (review import, or the "
             "Review page), or add a labelled log."

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -94,7 +92,7 @@ def train_form(loaded: state.Dataset | None) -> None:
                 log, model_type, use_timestamps=use_timestamps, progress=status.write
             )
             if counts is not None:
-                model = dataclasses.replace(model, training={**model.training, "verdicts": counts})
+                model = training.trained_on_verdicts(model, counts, loaded.log)
             new = state.trained(model)
             if counts is not None and previous is not None:
                 status.write(f"Scoring these users with {previous.label} ...")

@@ -376,3 +376,23 @@ def test_predict_with_a_rule_records_the_flagged_list_in_the_audit_trail(tmp_pat
     assert (entry["action"], entry["model"], entry["count"]) == ("download", "june@1", 7)
     assert entry["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert "the top 7" in entry["detail"]
+
+
+def test_a_model_trained_on_verdicts_scores_its_log_as_read_out_of_fold(tmp_path: Path) -> None:
+    """Verdicts changed labels but left out nobody: the log as read is the model's training
+    log, so its users get the out-of-fold probabilities, as with any training log. Verdicts
+    about nobody in the log are refused."""
+    from fakeusers.store import ModelStore
+    from fakeusers.training import train_and_save
+
+    data = [("train.csv", csv_bytes(6_000, 4, timestamps=False))]
+    log = read_logs(data)
+    flipped = {u: "real" for u in log.user_ids[log.labels == 1][:3]}
+    store = ModelStore(tmp_path / "models")
+    train_and_save(data, store=store, name="fb", verdicts=flipped)
+    model = store.load("fb").model
+    scored = score_log(log, model)
+    assert scored.out_of_fold
+    np.testing.assert_array_equal(scored.p, model.oof_p)
+    with pytest.raises(FakeusersError, match="None of the 1 verdicts .* is about a user"):
+        train_and_save(data, store=store, name="fb2", verdicts={"elsewhere": "fake"})
