@@ -11,7 +11,8 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from fakeusers.api.errors import responses
@@ -144,8 +145,10 @@ async def record_verdicts(
     if kind == "application/json":
         try:
             parsed = VerdictsRequest.model_validate_json(body)
-        except ValueError as exc:
-            raise FakeusersError(f"The verdicts are not valid: {exc}") from None
+        except ValidationError as exc:  # in the words of every other 422, with the places
+            errors = exc.errors(include_url=False)
+            places = [{**e, "loc": ("body", *e["loc"])} for e in errors]
+            raise RequestValidationError(places) from None
         entries = [NewVerdict(v.UserId.strip(), v.verdict, v.note.strip()) for v in parsed.verdicts]
         problems = [
             f"verdicts[{i}]: {problem}"
