@@ -147,9 +147,10 @@ def parse_verdicts(
         raise FakeusersError(f"{name}: the file is empty; it needs a header UserId,verdict[,note].")
     columns = {h.strip().lower(): i for i, h in enumerate(header)}
     if "userid" not in columns:
+        needs = "a header UserId" if verdict is not None else "UserId,verdict[,note]"
         raise FakeusersError(
             f"{name}: no UserId column (the header is {','.join(header)[:80]!r}); the file "
-            "needs UserId,verdict[,note]."
+            f"needs {needs}, comma-separated."
         )
     if "verdict" not in columns and verdict is None:
         raise FakeusersError(
@@ -164,6 +165,13 @@ def parse_verdicts(
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
+        if (
+            len(row) < len(header)
+            and note is not None
+            and len(row) == note
+            and note == len(header) - 1
+        ):
+            row = [*row, ""]  # only the optional note, last, is missing
         if len(row) != len(header):
             errors.append(f"line {line}: {len(row)} fields, the header has {len(header)}")
             continue

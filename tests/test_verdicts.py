@@ -84,9 +84,15 @@ def test_every_verdict_and_revert_is_in_the_audit_trail(store) -> None:
 
 
 def test_verdict_files_are_checked_whole_and_refused_with_line_numbers(store) -> None:
-    good = "\ufeffuserid , Verdict,note\r\n u1 ,FAKE,bot\r\nu2,real,\r\n\r\nu1,fake,bot\r\n"
+    good = (
+        "\ufeffuserid , Verdict,note\r\n u1 ,FAKE,bot\r\nu2,real,\r\n\r\nu1,fake,bot\r\nu3,fake\r\n"
+    )
     entries = parse_verdicts(good.encode())
-    assert entries == [NewVerdict("u1", "fake", "bot"), NewVerdict("u2", "real", "")]
+    assert entries == [
+        NewVerdict("u1", "fake", "bot"),
+        NewVerdict("u2", "real", ""),
+        NewVerdict("u3", "fake", ""),  # the optional note left out altogether
+    ]
     bad = b"UserId,verdict\nu1,fake\nu2,maybe\n,real\nu1,real\nu4,fake,extra\n"
     with pytest.raises(FakeusersError) as err:
         parse_verdicts(bad, "v.csv")
@@ -372,6 +378,8 @@ def test_predict_with_a_rule_records_the_flagged_list_in_the_audit_trail(tmp_pat
         env=env,
     )
     assert r.returncode == 0, r.stderr
+    assert "No analysts' verdicts applied: the review database sqlite:///" in r.stderr
+    assert "does not exist (another one: --db-url or FAKEUSERS_DB_URL)" in r.stderr
     (entry,) = AuditTrail(Database(env["FAKEUSERS_DB_URL"])).entries().to_dict("records")
     assert (entry["action"], entry["model"], entry["count"]) == ("download", "june@1", 7)
     assert entry["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()

@@ -62,7 +62,8 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     n = VerdictStore(db).record(entries, analyst, source="import", detail=f"from {path.name}")
     fake = sum(e.verdict == "fake" for e in entries)
     print(
-        f"Imported {n:,} verdicts ({fake:,} fake, {n - fake:,} real) from {path} into "
+        f"Imported {n:,} verdict{'s' if n != 1 else ''} ({fake:,} fake, {n - fake:,} real) "
+        f"from {path} into "
         f"{db.shown} as {analyst.name} (unverified)."
     )
     return 0

@@ -36,11 +36,12 @@ def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
             "--model NAME[@VERSION])."
         )
     progress_if_large(inputs, f"Reading {', '.join(inputs)} ...")
-    verdicts = {}
+    verdicts, db = {}, None
     if rule is not None and not args.no_verdicts:
         from fakeusers.verdicts import held_verdicts
 
-        verdicts, problem = held_verdicts(open_database(args))
+        db = open_database(args)
+        verdicts, problem = held_verdicts(db)
         if problem:
             progress(f"warning: {problem}")
     scored = score_sources(
@@ -58,6 +59,13 @@ def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
     warning = scored.applicability.warning()
     if warning is not None:
         progress(f"warning: {warning}")
+    if db is not None and scored.verdicts is None:
+        # Say where verdicts were looked for: a review database elsewhere is easy to miss.
+        where = "holds no verdict about these users" if db.exists() else "does not exist"
+        progress(
+            f"No analysts' verdicts applied: the review database {db.shown} {where} (another "
+            "one: --db-url or FAKEUSERS_DB_URL)."
+        )
     return scored
 
 
@@ -131,7 +139,6 @@ def _compare(store, current, ref: str, log, verdicts) -> None:
         ("log_loss", "log loss"),
     ):
         print(f"  {label:<18} {fmt(both['current'][key])} -> {fmt(both['new'][key])}")
-    print(f"To use it by default: python -m fakeusers models promote {ref}")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
