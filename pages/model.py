@@ -181,6 +181,9 @@ def compare(models: list[state.ActiveModel]) -> None:
         if advice is None:
             return
         if advice.keep is None:
+            found = st.session_state.get(state.SAME_FOLDS)
+            if found and found[0] == models[0].key:
+                return  # retrained on verdicts: compared below on the same users instead
             st.info(advice.reason, icon=":material/info:")
             return
         st.success(f"**Recommendation.** {advice.reason}", icon=":material/recommend:")

@@ -377,6 +377,7 @@ def test_retraining_on_verdicts_is_compared_on_the_same_folds_and_audited(
         "Brier score",
     ]
     assert any("on the same 60 users" in m.value for m in at.markdown)
+    assert not [i for i in at.info if "No model to compare" in i.value], "compared below"
 
     at = save_as(at, "june")
     trail = AuditTrail(db).entries()
