@@ -27,7 +27,7 @@ from fakeusers.errors import FakeusersError
 __all__ = ["ACTIONS", "Actor", "AuditTrail"]
 
 #: Every action the trail records.
-ACTIONS = ("verdict", "revert", "import", "download", "train", "save", "promote")
+ACTIONS = ("verdict", "revert", "import", "download", "train", "save", "promote", "key")
 #: Columns of :meth:`AuditTrail.entries`, in order.
 COLUMNS = (
     "at",

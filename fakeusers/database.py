@@ -81,6 +81,17 @@ class _Tables:
         sa.Column("sha256", sa.String(64)),
         sa.Column("detail", sa.Text, nullable=False, server_default=""),
     )
+    api_keys = sa.Table(
+        "api_keys",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(100), nullable=False, index=True),
+        sa.Column("scope", sa.String(16), nullable=False),
+        sa.Column("key_sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True)),
+        sa.CheckConstraint("scope IN ('predict', 'review', 'admin')", name="key_scope"),
+    )
 
 
 tables = _Tables()

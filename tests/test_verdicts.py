@@ -39,7 +39,7 @@ def test_the_schema_is_migrated_once_and_reopening_is_harmless(database_url: str
         db = Database(database_url)
         with db.connect() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0001"
+            assert version == "0002"
             assert (
                 conn.execute(sa.select(sa.func.count()).select_from(tables.verdicts)).scalar() == 0
             )

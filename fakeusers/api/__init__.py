@@ -128,7 +128,12 @@ def create_app(
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8000, models_dir: str | os.PathLike[str] | None = None
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    models_dir: str | os.PathLike[str] | None = None,
+    *,
+    db_url: str | None = None,
+    open_anyway: bool = False,
 ) -> None:
     """Run the API with uvicorn until interrupted.
 
@@ -141,10 +146,21 @@ def serve(
         TCP port.
     models_dir : str or path-like, optional
         The model store, as in :func:`create_app`.
+    db_url : str, optional
+        The review database (verdicts, audit trail, API keys), as in :func:`create_app`.
+    open_anyway : bool
+        Listening beyond loopback with no API key was asked for (``--no-auth``): say so in
+        the log.
     """
     import uvicorn
 
-    app = create_app(models_dir)
+    app = create_app(models_dir, db_url=db_url)
+    if open_anyway:
+        _log.warning(
+            "Listening on %s with --no-auth: while no API key exists, anyone who reaches this "
+            "address can train, replace and promote models.",
+            host,
+        )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     _log.info(
         "Models in %s; docs at /docs; requests up to %s bytes.",

@@ -42,6 +42,9 @@ STATUS: dict[type[FakeusersError], int] = {
 #: When each error status is answered, as the OpenAPI document tells API users.
 WHEN = {
     400: "the multipart body is malformed",
+    401: "API keys exist (`python -m fakeusers keys`) and the request has no valid "
+    "`Authorization: Bearer KEY`",
+    403: "the key's scope does not allow the call (predict < review < admin)",
     404: "no such model or version, or no default model",
     409: "`/train` with a name that is taken, without `replace=true`; a stored model that "
     "cannot be used (broken, tampered with, not a fakeusers model, other scikit-learn)",
@@ -50,7 +53,7 @@ WHEN = {
     415: "the `/predict` body is neither JSON, CSV nor multipart",
     422: "a log, option, model name or reference that cannot be used",
     500: "a bug in fakeusers (the server log has the details)",
-    503: "the model store, or the review database of `/verdicts`, cannot be read or written",
+    503: "the model store, or the review database (verdicts, API keys), cannot be read or written",
 }
 
 _BUG = "Internal error: this is a bug in fakeusers. The server log has the details."

@@ -8,6 +8,7 @@ any bad entry records nothing (422, naming the entries).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -15,10 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from fakeusers.api.auth import needs
 from fakeusers.api.errors import responses
 from fakeusers.audit import Actor
 from fakeusers.database import Database
 from fakeusers.errors import FakeusersError
+from fakeusers.keys import ApiKey
 from fakeusers.verdicts import NewVerdict, VerdictStore, check, parse_verdicts
 
 __all__ = ["get_db", "router"]
@@ -85,6 +88,7 @@ class VerdictsResponse(BaseModel):
 
 @router.get(
     "/verdicts",
+    dependencies=[needs("review")],
     response_model=VerdictsResponse,
     summary="The verdict that holds for each user",
     responses=responses(503),
@@ -135,6 +139,7 @@ async def list_verdicts(
 async def record_verdicts(
     request: Request,
     db: Db,
+    key: Annotated[ApiKey | None, needs("review")],
     analyst: Annotated[str | None, Query(description="Who decided (CSV bodies).")] = None,
     as_: Annotated[
         Kind | None, Query(alias="as", description="Block (fake) or allow (real) list.")
@@ -169,7 +174,11 @@ async def record_verdicts(
             f"Content-Type is {kind or 'none'}. Send application/json ({{analyst, verdicts}}) "
             "or text/csv (UserId,verdict[,note], with ?analyst=NAME).",
         )
-    actor = Actor.named(who)
-    n = await run_in_threadpool(VerdictStore(db).record, entries, actor, source="api")
+    # With keys, the key's name is who acts (verified); the analyst named is kept as a note.
+    actor = Actor.named(who) if key is None else Actor(key.name, verified=True)
+    said = f"analyst named in the request: {who}" if key is not None else ""
+    n = await run_in_threadpool(
+        functools.partial(VerdictStore(db).record, source="api", detail=said), entries, actor
+    )
     fake = sum(e.verdict == "fake" for e in entries)
     return Recorded(recorded=n, fake=fake, real=n - fake)

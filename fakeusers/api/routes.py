@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 import fakeusers
 from fakeusers import DEFAULT_MODEL
+from fakeusers.api.auth import needs
 from fakeusers.api.bodies import bounded_sources, predict_body, upload_sources
 from fakeusers.api.errors import responses
 from fakeusers.api.review import Db
@@ -78,6 +79,7 @@ def health() -> Health:
 
 @router.get(
     "/models",
+    dependencies=[needs("predict")],
     response_model=None,
     tags=["models"],
     summary="List the models, newest first",
@@ -91,6 +93,7 @@ def list_models(store: Store) -> JSONResponse:
 
 @router.get(
     "/models/{ref}",
+    dependencies=[needs("predict")],
     response_model=None,
     tags=["models"],
     summary="One model's card",
@@ -102,6 +105,7 @@ def model_card(ref: Ref, store: Store) -> JSONResponse:
 
 @router.get(
     "/models/{name}/versions",
+    dependencies=[needs("predict")],
     response_model=None,
     tags=["models"],
     summary="Every version of one model, newest first",
@@ -118,6 +122,7 @@ def model_versions(
 
 @router.post(
     "/models/{ref}/promote",
+    dependencies=[needs("admin")],
     response_model=None,
     tags=["models"],
     summary="Make a model the default",
@@ -131,6 +136,7 @@ def promote_model(ref: Ref, store: Store) -> JSONResponse:
 
 @router.post(
     "/train",
+    dependencies=[needs("admin")],
     status_code=201,
     response_model=None,
     tags=["models"],
@@ -200,6 +206,7 @@ def train_model(
 
 @router.post(
     "/predict",
+    dependencies=[needs("predict")],
     response_model=PredictResponse,
     response_model_exclude_unset=True,
     tags=["scoring"],

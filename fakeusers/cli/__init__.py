@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from fakeusers.cli.common import EXIT_USAGE, Parser
+from fakeusers.cli.keys import _keys_parser
 from fakeusers.cli.models import _models_parser
 from fakeusers.cli.review import _review_parser
 from fakeusers.cli.scoring import _scoring_parsers, _train_parser
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     _scoring_parsers(sub, common)
     _models_parser(sub, common)
     _review_parser(sub, common)
+    _keys_parser(sub, common)
     _other_parsers(sub, common)
     return parser
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fakeusers.cli.common import (
     event_count,
+    open_database,
     progress,
 )
 from fakeusers.errors import FakeusersError
@@ -27,10 +28,29 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from fakeusers.api import serve
 
-    serve(host=args.host, port=args.port, models_dir=args.models_dir)
+    if args.host not in LOOPBACK and not args.no_auth:
+        from fakeusers.keys import KeyStore
+
+        if not KeyStore(open_database(args)).any_active():
+            raise FakeusersError(
+                f"Refusing to listen on {args.host} without API keys: anyone who reaches it "
+                "could train, replace and promote models. Make a key first (python -m "
+                "fakeusers keys add NAME --scope admin), or listen on 127.0.0.1; --no-auth "
+                "starts it open anyway."
+            )
+    serve(
+        host=args.host,
+        port=args.port,
+        models_dir=args.models_dir,
+        db_url=args.db_url,
+        open_anyway=args.no_auth,
+    )
     return 0
 
 
@@ -57,6 +77,11 @@ def _other_parsers(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[common], help="run the REST API (FastAPI)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="listen beyond this machine even while no API key exists (the API is then open)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("docs", help="serve the documentation site on this machine")
