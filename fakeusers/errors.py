@@ -8,6 +8,7 @@ the dashboard shows the message on the page.
 from __future__ import annotations
 
 __all__ = [
+    "BusyError",
     "DatabaseUnavailableError",
     "FakeusersError",
     "InputTooLargeError",
@@ -49,3 +50,17 @@ class StoreUnavailableError(FakeusersError):
 class DatabaseUnavailableError(FakeusersError):
     """The review database (verdicts, audit trail) cannot be opened, read or written
     (API: 503). Scoring does not depend on it."""
+
+
+class BusyError(FakeusersError):
+    """Too much of one kind of work at once: try again later (API: 429 with Retry-After).
+
+    Attributes
+    ----------
+    retry_after : int
+        Seconds after which trying again is sensible.
+    """
+
+    def __init__(self, message: str, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -24,6 +24,7 @@ from fastapi_offline import FastAPIOffline
 
 import fakeusers
 from fakeusers.api.bodies import DEFAULT_MAX_BYTES, MAX_BYTES_ENV, BodyLimit, size_limit
+from fakeusers.api.budgets import MAX_SCORINGS_ENV, MAX_TRAININGS_ENV, Slots, from_env
 from fakeusers.api.errors import add_exception_handlers, status_table
 from fakeusers.api.review import router as review_router
 from fakeusers.api.routes import router
@@ -118,6 +119,10 @@ def create_app(
         description=DESCRIPTION,
     )
     app.state.store = ModelStore(models_dir)
+    app.state.trainings = Slots(from_env(MAX_TRAININGS_ENV, 1), "training", retry_after=60)
+    app.state.scorings = Slots(
+        from_env(MAX_SCORINGS_ENV, os.cpu_count() or 1), "scoring", retry_after=5
+    )
     app.state.db = Database(db_url)
     app.state.max_bytes = limit
     app.add_middleware(BodyLimit, limit=limit)

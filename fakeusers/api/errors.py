@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from fakeusers.api.schemas import ErrorResponse, ValidationErrorResponse
 from fakeusers.errors import (
+    BusyError,
     DatabaseUnavailableError,
     FakeusersError,
     InputTooLargeError,
@@ -35,6 +36,7 @@ STATUS: dict[type[FakeusersError], int] = {
     ModelUnusableError: 409,
     InputTooLargeError: 413,
     StoreUnavailableError: 503,
+    BusyError: 429,
     DatabaseUnavailableError: 503,
     FakeusersError: 422,
 }
@@ -52,6 +54,8 @@ WHEN = {
     "not enough memory for the log",
     415: "the `/predict` body is neither JSON, CSV nor multipart",
     422: "a log, option, model name or reference that cannot be used",
+    429: "as many trainings or scorings are running as the server allows: try again after "
+    "`Retry-After` seconds",
     500: "a bug in fakeusers (the server log has the details)",
     503: "the model store, or the review database (verdicts, API keys), cannot be read or written",
 }
@@ -87,7 +91,8 @@ def add_exception_handlers(app: FastAPI) -> None:
 
 async def _typed_error(request: Request, exc: Exception) -> JSONResponse:
     status = next(STATUS[t] for t in type(exc).__mro__ if t in STATUS)
-    return JSONResponse(status_code=status, content={"detail": str(exc)})
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+    return JSONResponse(status_code=status, content={"detail": str(exc)}, headers=headers)
 
 
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -146,9 +146,10 @@ def promote_model(ref: Ref, store: Store) -> JSONResponse:
     "refused (409) unless `replace=true`, which saves the model as the name's next version. "
     "The first model of a store becomes its default; later ones are promoted with "
     "POST /models/{ref}/promote.",
-    responses={201: {"model": TrainResponse}, **responses(400, 409, 413, 422, 503)},
+    responses={201: {"model": TrainResponse}, **responses(400, 409, 413, 422, 429, 503)},
 )
 def train_model(
+    request: Request,
     store: Store,
     limit: Limit,
     file: Annotated[
@@ -181,6 +182,11 @@ def train_model(
     ] = False,
     overlaps: Annotated[Overlaps, Form(description=OVERLAPS_DOC)] = "keep_one",
 ) -> JSONResponse:
+    with request.app.state.trainings.taken():  # refused before the logs are read
+        return _train(store, limit, file, name, model, seed, replace, ignore_timestamps, overlaps)
+
+
+def _train(store, limit, file, name, model, seed, replace, ignore_timestamps, overlaps):
     sources = bounded_sources(upload_sources(file), limit)
     _log.info("POST /train: %s model %s", model, repr(name) if name else "(default name)")
     card, log = train_and_save(
@@ -219,7 +225,7 @@ def train_model(
     "log unlike the training log (`does_not_fit`) the flags and the expected cost are "
     "unreliable.",
     openapi_extra={"requestBody": predict_body_doc()},
-    responses=responses(400, 404, 409, 413, 415, 422, 503),
+    responses=responses(400, 404, 409, 413, 415, 422, 429, 503),
 )
 async def predict(
     request: Request,
@@ -228,8 +234,9 @@ async def predict(
     limit: Limit,
     db: Db,
 ) -> PredictResponse:
-    sources, options = await predict_body(request, query, limit)
-    return await run_in_threadpool(_predict, store, db, sources, options, limit)
+    with request.app.state.scorings.taken():  # refused before the body is read
+        sources, options = await predict_body(request, query, limit)
+        return await run_in_threadpool(_predict, store, db, sources, options, limit)
 
 
 def _predict(

@@ -1,0 +1,68 @@
+"""Budgets that hold: trainings and scorings beyond the server's limit are refused at once,
+with 429 and Retry-After, before their logs are read; the slot is free again afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fakeusers.api import create_app
+from fakeusers.api.budgets import MAX_SCORINGS_ENV, MAX_TRAININGS_ENV, Slots
+from fakeusers.errors import BusyError, FakeusersError
+from fakeusers.store import ModelStore
+from tests.support import csv_bytes, trained
+
+
+def test_a_slot_is_refused_when_all_are_taken_and_free_after() -> None:
+    slots = Slots(2, "scoring", retry_after=5)
+    with slots.taken(), slots.taken():
+        assert slots.busy == 2
+        with pytest.raises(BusyError, match="already running 2 scorings") as err, slots.taken():
+            pass
+        assert err.value.retry_after == 5
+    assert slots.busy == 0
+    with slots.taken():
+        assert slots.busy == 1
+
+
+def test_a_training_over_the_limit_is_429_with_retry_after_and_then_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MAX_TRAININGS_ENV, "1")
+    app = create_app(tmp_path / "models", db_url=f"sqlite:///{tmp_path / 'r.db'}")
+    client = TestClient(app)
+    upload = {"file": ("t.csv", csv_bytes(6_000, 1))}
+    with app.state.trainings.taken():  # a training is running
+        busy = client.post("/train", files=upload, data={"name": "june"})
+        assert busy.status_code == 429
+        assert busy.headers["Retry-After"] == "60"
+        assert "already running 1 training, its limit" in busy.json()["detail"]
+        assert not ModelStore(tmp_path / "models").list(), "nothing was trained"
+    done = client.post("/train", files=upload, data={"name": "june"})
+    assert done.status_code == 201, done.text
+
+
+def test_a_scoring_over_the_limit_is_429_before_the_body_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MAX_SCORINGS_ENV, "2")
+    ModelStore(tmp_path / "models").save("june", trained(20_000, 1))
+    app = create_app(tmp_path / "models", db_url=f"sqlite:///{tmp_path / 'r.db'}")
+    client = TestClient(app)
+    log = csv_bytes(2_000, 2)
+    headers = {"Content-Type": "text/csv"}
+    with app.state.scorings.taken(), app.state.scorings.taken():
+        busy = client.post("/predict", content=log, headers=headers)
+        assert (busy.status_code, busy.headers["Retry-After"]) == (429, "5")
+    assert client.post("/predict", content=log, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_budget_that_is_not_a_positive_count_is_refused_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv(MAX_TRAININGS_ENV, value)
+    with pytest.raises(FakeusersError, match=f"{MAX_TRAININGS_ENV} must be a positive whole"):
+        create_app(tmp_path / "models")
