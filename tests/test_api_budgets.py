@@ -66,3 +66,65 @@ def test_a_budget_that_is_not_a_positive_count_is_refused_at_start(
     monkeypatch.setenv(MAX_TRAININGS_ENV, value)
     with pytest.raises(FakeusersError, match=f"{MAX_TRAININGS_ENV} must be a positive whole"):
         create_app(tmp_path / "models")
+
+
+def test_serve_with_workers_starts_that_many_processes_that_answer(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.support import ROOT, free_port
+    from tests.test_api_server import wait_until_up
+
+    def children(pid: int) -> list[int]:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+        return found
+
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "FAKEUSERS_DB_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fakeusers",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--models-dir",
+                str(tmp_path / "models"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", process, log)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=30) as c:
+            assert all(c.get("/models").status_code == 200 for _ in range(6))
+        # uvicorn's workers are multiprocessing "spawn" children of the server process.
+        workers = [
+            p
+            for p in children(process.pid)
+            if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+        ]
+        assert len(workers) == 2, log.read_text()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert "Traceback" not in log.read_text()

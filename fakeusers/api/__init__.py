@@ -29,7 +29,7 @@ from fakeusers.api.errors import add_exception_handlers, status_table
 from fakeusers.api.review import router as review_router
 from fakeusers.api.routes import router
 from fakeusers.database import Database
-from fakeusers.store import ModelStore
+from fakeusers.store import MODELS_DIR_ENV, ModelStore
 
 __all__ = ["DEFAULT_MAX_BYTES", "DESCRIPTION", "MAX_BYTES_ENV", "create_app", "serve"]
 
@@ -139,6 +139,7 @@ def serve(
     *,
     db_url: str | None = None,
     open_anyway: bool = False,
+    workers: int = 1,
 ) -> None:
     """Run the API with uvicorn until interrupted.
 
@@ -156,6 +157,10 @@ def serve(
     open_anyway : bool
         Listening beyond loopback with no API key was asked for (``--no-auth``): say so in
         the log.
+    workers : int
+        Worker processes (uvicorn's); each builds the app from the environment, so the
+        store and the database are handed over as ``FAKEUSERS_MODELS_DIR`` and
+        ``FAKEUSERS_DB_URL``. Budgets (trainings, scorings at once) hold per worker.
     """
     import uvicorn
 
@@ -172,4 +177,12 @@ def serve(
         app.state.store.root,
         f"{app.state.max_bytes:,}",
     )
+    if workers > 1:
+        if models_dir is not None:
+            os.environ[MODELS_DIR_ENV] = str(models_dir)
+        if db_url is not None:
+            os.environ["FAKEUSERS_DB_URL"] = db_url
+        _log.info("Starting %d worker processes.", workers)
+        uvicorn.run("fakeusers.api:create_app", factory=True, host=host, port=port, workers=workers)
+        return
     uvicorn.run(app, host=host, port=port)

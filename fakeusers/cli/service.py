@@ -8,6 +8,7 @@ from pathlib import Path
 from fakeusers.cli.common import (
     event_count,
     open_database,
+    positive_int,
     progress,
 )
 from fakeusers.errors import FakeusersError
@@ -50,6 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         models_dir=args.models_dir,
         db_url=args.db_url,
         open_anyway=args.no_auth,
+        workers=args.workers,
     )
     return 0
 
@@ -77,6 +79,12 @@ def _other_parsers(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[common], help="run the REST API (FastAPI)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="worker processes for production (default 1); limits hold per worker",
+    )
     p.add_argument(
         "--no-auth",
         action="store_true",
