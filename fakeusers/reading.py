@@ -92,6 +92,7 @@ class LoadReport:
     overlaps_kept: str = "keep_one"
     mangled_ids: list[str] = field(default_factory=list)
     label_conflicts: list[str] = field(default_factory=list)
+    trimmed_ids: list[str] = field(default_factory=list)
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -246,11 +247,21 @@ class Log:
         return h.hexdigest()
 
 
+_EXAMPLES_MERGED = 3
+
+
 class _Column(NamedTuple):
     """A dictionary-encoded column: per-row codes into its distinct, stripped values."""
 
     codes: np.ndarray
     values: np.ndarray
+
+
+class _Merged(NamedTuple):
+    """How many distinct raw values of a column trimming made equal to others, and examples."""
+
+    count: int = 0
+    examples: tuple[str, ...] = ()
 
 
 def read_logs(
@@ -344,7 +355,16 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
     """
     table = pa.concat_tables(tables)
     tables.clear()
-    encoded = _dictionary_encode(table)
+    encoded, merged = _dictionary_encode(table)
+    ids = merged["UserId"]
+    if ids.count:
+        report.trimmed_ids = list(ids.examples)
+        _warn(
+            report,
+            f"{ids.count:,} user IDs differ from others only by spaces, tabs or line breaks "
+            f"around them and were read as the same users, e.g. {'; '.join(ids.examples)}. "
+            "If they are different users, fix the IDs in the source.",
+        )
     keep = _usable_rows(encoded, report)
     locate = functools.partial(_locate, report)
     labels = timestamps = None
@@ -403,16 +423,18 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
     )
 
 
-def _dictionary_encode(table: pa.Table) -> dict[str, _Column]:
-    """The required columns, and ``Fake`` when present, dictionary-encoded."""
+def _dictionary_encode(table: pa.Table) -> tuple[dict[str, _Column], dict[str, _Merged]]:
+    """The required columns, and ``Fake`` when present, dictionary-encoded; and what
+    trimming merged in each."""
     names = [*REQUIRED] + (["Fake"] if "Fake" in table.column_names else [])
     # pyarrow releases the GIL while hashing: encode the columns side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
         columns = [table.column(c) for c in names]
-        return dict(zip(names, pool.map(_encode_column, columns), strict=True))
+        done = dict(zip(names, pool.map(_encode_column, columns), strict=True))
+    return {n: c for n, (c, _) in done.items()}, {n: m for n, (_, m) in done.items()}
 
 
-def _encode_column(column: pa.ChunkedArray) -> _Column:
+def _encode_column(column: pa.ChunkedArray) -> tuple[_Column, _Merged]:
     """Dictionary-encode a string column: (row codes, stripped distinct values).
 
     Values are stripped on the dictionary, so padding costs nothing per row; values that
@@ -424,9 +446,18 @@ def _encode_column(column: pa.ChunkedArray) -> _Column:
     merged = stripped.dictionary_encode()
     remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32)
     values = np.asarray(merged.dictionary.to_pylist(), dtype=object)
-    if len(values) != len(stripped):
-        codes = remap[codes]
-    return _Column(codes, values)
+    if len(values) == len(stripped):
+        return _Column(codes, values), _Merged()
+    # Distinct raw values that trimming made equal: say so, with the raw forms.
+    counts = np.bincount(remap, minlength=len(values))
+    shared = np.flatnonzero(counts > 1)
+    raw = encoded.dictionary.to_pylist()
+    examples = []
+    for value in shared[:_EXAMPLES_MERGED]:
+        forms = [raw[i] for i in np.flatnonzero(remap == value)[:3]]
+        examples.append(" = ".join(repr(f) for f in forms))
+    merged = _Merged(int(counts[shared].sum() - shared.size), tuple(examples))
+    return _Column(remap[codes], values), merged
 
 
 def _usable_rows(encoded: dict[str, _Column], report: LoadReport) -> np.ndarray:

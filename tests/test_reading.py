@@ -498,3 +498,18 @@ def test_mutated_valid_logs_only_raise_the_project_error(rows, cut, junk):
     data = data[:cut] + junk + data[cut:]
     with contextlib.suppress(FakeusersError):
         read_logs(("mutated.csv", data))
+
+
+def test_ids_that_only_trimming_makes_equal_are_reported_with_their_raw_forms():
+    data = (
+        b'UserId,Event,Category\n=1+2,click_ad,Motor\n"\t=1+2",click_ad,Motor\n'
+        b"u2 ,phone_call,Jobs\nu2,phone_call,Jobs\nu3,send_sms,Jobs\n u4 ,send_sms,Jobs\n"
+    )
+    log = read_logs([("ids.csv", data)])
+    assert log.user_ids.tolist() == ["=1+2", "u2", "u3", "u4"]
+    assert log.report.trimmed_ids == ["'=1+2' = '\\t=1+2'", "'u2 ' = 'u2'"]
+    (warning,) = [w for w in log.report.warnings if "read as the same users" in w]
+    assert warning.startswith("2 user IDs differ from others only by spaces")
+    assert "fix the IDs in the source" in warning
+    consistent = read_logs([("ids.csv", b"UserId,Event,Category\n u4 ,send_sms,Jobs\n")])
+    assert consistent.report.trimmed_ids == [], "one raw form per ID: nothing merged"
