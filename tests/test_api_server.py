@@ -217,3 +217,21 @@ def test_serve_refuses_a_bad_size_limit_like_every_command(tmp_path, monkeypatch
     )
     assert result.returncode == 2
     assert result.stderr == f"error: {refused.value}\n"
+
+
+def test_a_client_that_leaves_mid_body_is_one_log_line_not_a_traceback(server, trained):
+    """Headers promise 100,000 bytes, 1,000 come, the socket closes: the server logs one line
+    and keeps serving."""
+    before = server["log"].read_text()
+    with socket.create_connection(("127.0.0.1", server["port"]), timeout=10) as sock:
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+            b"Content-Length: 100000\r\n\r\n" + b"UserId,Event,Category\n" + b"x" * 1000
+        )
+    deadline = time.monotonic() + 10
+    while "disconnected before sending it all" not in server["log"].read_text():
+        assert time.monotonic() < deadline, server["log"].read_text()[len(before) :]
+        time.sleep(0.1)
+    assert server["client"].get("/health").status_code == 200
+    added = server["log"].read_text()[len(before) :]
+    assert "Traceback" not in added, added

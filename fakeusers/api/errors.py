@@ -9,11 +9,13 @@ it is a bug, and the traceback goes to the server log.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from fakeusers.api.schemas import ErrorResponse, ValidationErrorResponse
 from fakeusers.errors import (
@@ -60,6 +62,7 @@ WHEN = {
     503: "the model store, or the review database (verdicts, API keys), cannot be read or written",
 }
 
+_log = logging.getLogger("fakeusers.api")
 _BUG = "Internal error: this is a bug in fakeusers. The server log has the details."
 _NO_MEMORY = "Not enough memory for this log on the server; split it into smaller files."
 
@@ -83,6 +86,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def add_exception_handlers(app: FastAPI) -> None:
     """Answer the library's typed errors, bad requests and bugs as JSON on ``app``."""
+    app.add_exception_handler(ClientDisconnect, _gone)
     app.add_exception_handler(FakeusersError, _typed_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(MemoryError, _out_of_memory)
@@ -108,6 +112,14 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     detail = f"The request is not valid: {shown}{more}. See /docs for the expected shape."
     return JSONResponse(status_code=422, content={"detail": detail, "errors": errors})
+
+
+async def _gone(request: Request, exc: Exception) -> Response:
+    # The client left mid-request: nothing to answer, and not a bug (no traceback).
+    _log.info(
+        "%s %s: the client disconnected before sending it all", request.method, request.url.path
+    )
+    return Response(status_code=400)
 
 
 async def _out_of_memory(request: Request, exc: Exception) -> JSONResponse:
