@@ -128,3 +128,25 @@ def test_serve_with_workers_starts_that_many_processes_that_answer(tmp_path: Pat
     finally:
         process.kill()
     assert "Traceback" not in log.read_text()
+
+
+def test_a_json_body_with_more_values_than_the_budget_is_413_before_it_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakeusers.api.bodies import MAX_JSON_VALUES_ENV
+
+    ModelStore(tmp_path / "models").save("june", trained(20_000, 1))
+    client = TestClient(create_app(tmp_path / "models", db_url=f"sqlite:///{tmp_path / 'r.db'}"))
+    rows = 400
+    body = {
+        "UserId": [f"u{i % 40}" for i in range(rows)],
+        "Event": ["click_ad"] * rows,
+        "Category": ["Motor"] * rows,
+    }
+    monkeypatch.setenv(MAX_JSON_VALUES_ENV, "1000")
+    refused = client.post("/predict", json=body)
+    assert refused.status_code == 413
+    assert "at most 1,000 (FAKEUSERS_API_MAX_JSON_VALUES)" in refused.json()["detail"]
+    assert "text/csv" in refused.json()["detail"]
+    monkeypatch.setenv(MAX_JSON_VALUES_ENV, "2000")
+    assert client.post("/predict", json=body).status_code == 200
