@@ -135,7 +135,7 @@ def test_a_json_body_with_more_values_than_the_budget_is_413_before_it_is_parsed
 ) -> None:
     from fakeusers.api.bodies import MAX_JSON_VALUES_ENV
 
-    ModelStore(tmp_path / "models").save("june", trained(20_000, 1))
+    ModelStore(tmp_path / "models").save("june", trained(20_000, 1, timestamps=False))
     client = TestClient(create_app(tmp_path / "models", db_url=f"sqlite:///{tmp_path / 'r.db'}"))
     rows = 400
     body = {
