@@ -30,14 +30,7 @@ page = st.navigation(
     ]
 )
 sidebar = st.sidebar.empty()
-st.sidebar.text_input(
-    "Your name",
-    placeholder="recorded with your verdicts",
-    help="Recorded with every verdict and download as you typed it (not verified). "
-    "It stays in the address bar, so a reload keeps it.",
-    max_chars=200,
-    **state.bound(state.ANALYST, state.ANALYST_INPUT),
-)
+_status.identity()
 
 
 def show_status() -> None:

@@ -26,6 +26,7 @@ import datetime as dt
 import hashlib
 import itertools
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -548,14 +549,56 @@ def verdict_store() -> VerdictStore:
     return VerdictStore(database())
 
 
+#: The request header a trusted reverse proxy sets to the signed-in user (operator's choice).
+TRUSTED_USER_HEADER_ENV = "FAKEUSERS_TRUSTED_USER_HEADER"
+
+
+def identity_header() -> str | None:
+    """The header that names the signed-in user, when the operator set one."""
+    return os.environ.get(TRUSTED_USER_HEADER_ENV, "").strip() or None
+
+
+def signed_in() -> Actor | None:
+    """The verified identity of this session: from the trusted proxy's header, or from
+    Streamlit's own sign-in (``st.login``, when ``[auth]`` is configured); None without."""
+    header = identity_header()
+    if header is not None:
+        value = (st.context.headers.get(header) or "").strip()
+        return Actor.named(value, verified=True) if value else None
+    if _login_configured() and getattr(st.user, "is_logged_in", False):
+        name = st.user.get("email") or st.user.get("name") or ""
+        return Actor.named(str(name), verified=True) if name else None
+    return None
+
+
+def _login_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def identity_required() -> bool:
+    """Whether only a verified identity may act (a proxy header or sign-in is configured)."""
+    return identity_header() is not None or _login_configured()
+
+
 def analyst() -> Actor:
-    """Who acts in this session: the name typed in the sidebar, not verified.
+    """Who acts in this session: the signed-in identity (verified) when the dashboard has one,
+    else the name typed in the sidebar (not verified).
 
     Raises
     ------
     FakeusersError
-        When no name was typed.
+        When no name was typed, or a sign-in is required and missing.
     """
+    who = signed_in()
+    if who is not None:
+        return who
+    if identity_required():
+        raise FakeusersError(
+            "Sign in first: this dashboard records verdicts under the signed-in identity only."
+        )
     try:
         return Actor.named(st.session_state[ANALYST])
     except FakeusersError:
@@ -566,9 +609,12 @@ def analyst() -> Actor:
 
 
 def actor() -> Actor:
-    """Who acts in this session for the audit trail: the name typed in the sidebar (not
-    verified), or "(no name given)"."""
-    name = str(st.session_state[ANALYST]).strip()
+    """Who acts in this session for the audit trail: the signed-in identity, else the name
+    typed in the sidebar (not verified), or "(no name given)"."""
+    who = signed_in()
+    if who is not None:
+        return who
+    name = "" if identity_required() else str(st.session_state[ANALYST]).strip()
     return Actor(name or "(no name given)", verified=False)
 
 

@@ -80,3 +80,32 @@ def scored_or_stop(needs: str) -> scoring.ScoredLog:
         st.error(cannot_score(exc), icon=":material/error:")
         link_to_a_model_that_scores()
         st.stop()
+
+
+def identity() -> None:
+    """Who is acting, in the sidebar: the signed-in identity, a way to sign in, or a name to
+    type (recorded as not verified)."""
+    who = state.signed_in()
+    if who is not None:
+        st.sidebar.markdown(f"Signed in as **{who.name}**")
+        if state.identity_header() is None:
+            st.sidebar.button("Sign out", on_click=st.logout, icon=":material/logout:")
+        return
+    if state.identity_header() is not None:
+        st.sidebar.warning(
+            f"No signed-in user: the proxy did not send {state.identity_header()}. Verdicts "
+            "cannot be recorded.",
+            icon=":material/lock:",
+        )
+        return
+    if state.identity_required():
+        st.sidebar.button("Sign in", on_click=st.login, icon=":material/login:")
+        return
+    st.sidebar.text_input(
+        "Your name",
+        placeholder="recorded with your verdicts",
+        help="Recorded with every verdict and download as you typed it (not verified). "
+        "It stays in the address bar, so a reload keeps it.",
+        max_chars=200,
+        **state.bound(state.ANALYST, state.ANALYST_INPUT),
+    )

@@ -165,7 +165,13 @@ if queue.n:
         "without a verdict first, highest risk first. A verdict decides over the model on every "
         "page: a confirmed fake is always flagged, a cleared user never."
     )
-if not str(st.session_state[state.ANALYST]).strip():
+if state.signed_in() is None and state.identity_required():
+    st.warning(
+        "Sign in to record verdicts: this dashboard records them under the signed-in "
+        "identity only.",
+        icon=":material/lock:",
+    )
+elif state.signed_in() is None and not str(st.session_state[state.ANALYST]).strip():
     st.warning(
         "Type your name in the sidebar (“Your name”) to record verdicts: every verdict records "
         "who decided, and nothing is recorded without a name.",
