@@ -43,6 +43,7 @@ from fakeusers.database import Database, database_url
 from fakeusers.errors import DatabaseUnavailableError, FakeusersError
 from fakeusers.models import TrainedModel
 from fakeusers.reasons import Reason
+from fakeusers.roles import Roles
 from fakeusers.store import StoredModel
 from fakeusers.verdicts import VerdictStore, held_verdicts
 
@@ -583,6 +584,21 @@ def identity_required() -> bool:
     return identity_header() is not None or _login_configured()
 
 
+def refusal(action: str) -> str | None:
+    """Why this session may not ``action`` (``train`` or ``review``) under the roles of
+    ``FAKEUSERS_ROLES_FILE``; None when it may (always, without roles)."""
+    roles = Roles.from_env()
+    if not roles.configured:
+        return None
+    who = signed_in()
+    if who is None:
+        return "Sign in first: roles are set for this dashboard, and only signed-in people act."
+    if roles.may(who.name, action):
+        return None
+    what = {"train": "Training and saving models", "review": "Recording verdicts"}[action]
+    return f"{what} is not among {who.name}'s roles here; ask an admin of this dashboard."
+
+
 def analyst() -> Actor:
     """Who acts in this session: the signed-in identity (verified) when the dashboard has one,
     else the name typed in the sidebar (not verified).
@@ -590,8 +606,12 @@ def analyst() -> Actor:
     Raises
     ------
     FakeusersError
-        When no name was typed, or a sign-in is required and missing.
+        When no name was typed, a sign-in is required and missing, or the roles do not let
+        this identity review.
     """
+    refused = refusal("review")
+    if refused is not None:
+        raise FakeusersError(refused)
     who = signed_in()
     if who is not None:
         return who

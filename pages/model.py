@@ -64,6 +64,14 @@ def train_form(loaded: state.Dataset | None) -> None:
         if problem is not None:
             st.info(f"{problem} Load a saved model below to score this log.")
             return
+    try:
+        refused = state.refusal("train")
+    except FakeusersError as exc:  # a roles file that cannot be used
+        st.error(str(exc), icon=":material/error:")
+        return
+    if refused is not None:
+        st.info(refused, icon=":material/lock:")
+        return
     kind, go = st.columns([3, 1], vertical_alignment="bottom")
     model_type = kind.selectbox(
         "Model type",
@@ -275,6 +283,11 @@ def taken(name: str) -> bool:
 
 def save_form(current: state.ActiveModel) -> None:
     """Save ``current`` (active or not) to the store under a name."""
+    try:
+        if state.refusal("train") is not None:
+            return  # the reason is said above, where training is refused
+    except FakeusersError:
+        return
     if st.session_state.get(state.NAME_FOR) != current.key:
         st.session_state.pop(state.MODEL_NAME, None)  # propose a name for this model
         st.session_state[state.NAME_FOR] = current.key

@@ -1,5 +1,5 @@
 """Signed-in analysts behind a trusted reverse proxy: the identity header names who acts
-(verified), and a request without it cannot record verdicts."""
+(verified), roles say who may train, and a request without the header cannot act."""
 
 from __future__ import annotations
 
@@ -15,8 +15,14 @@ HEADER = "X-Forwarded-User"
 
 @pytest.fixture(scope="module")
 def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('identity') / 'review.db'}"
-    return {"FAKEUSERS_TRUSTED_USER_HEADER": HEADER, "FAKEUSERS_DB_URL": url}
+    folder = tmp_path_factory.mktemp("identity")
+    roles = folder / "roles.toml"
+    roles.write_text('admins = ["ana@example.com"]\nreviewers = ["bo@example.com"]\n')
+    return {
+        "FAKEUSERS_TRUSTED_USER_HEADER": HEADER,
+        "FAKEUSERS_DB_URL": f"sqlite:///{folder / 'review.db'}",
+        "FAKEUSERS_ROLES_FILE": str(roles),
+    }
 
 
 def test_the_proxys_header_names_the_analyst_and_none_means_no_verdicts(
@@ -45,6 +51,26 @@ def test_the_proxys_header_names_the_analyst_and_none_means_no_verdicts(
             .to_dict("records")
         )
         assert (entry["actor"], entry["actor_verified"]) == ("ana@example.com", True)
+
+        # A reviewer may review but not train.
+        reviewer = browser.new_context(
+            viewport={"width": 1440, "height": 1000}, extra_http_headers={HEADER: "bo@example.com"}
+        )
+        try:
+            reviewer.set_default_timeout(TIMEOUT_MS)
+            bo = reviewer.new_page()
+            bo.goto(server)
+            settle(bo)
+            open_page(bo, "Data")
+            bo.get_by_role("button", name="Load demo data").click()
+            settle(bo)
+            open_page(bo, "Model")
+            expect(
+                bo.get_by_text("Training and saving models is not among bo@example.com's roles")
+            ).to_be_visible()
+            expect(bo.get_by_role("button", name="Train model")).to_have_count(0)
+        finally:
+            reviewer.close()
 
         other = anonymous.new_page()
         other.goto(server)
