@@ -59,7 +59,10 @@ def listening_addresses(port: int) -> set[str]:
 def server(tmp_path_factory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("server")
     port = free_port()
+    # Four trainings at once: the racing test is about the store's name lock, not the budget
+    # (tests/test_api_budgets.py tests that).
     env = {**os.environ, "PYTHONPATH": str(ROOT), MAX_BYTES_ENV: str(LIMIT)}
+    env["FAKEUSERS_API_MAX_TRAININGS"] = "4"
     env.pop(MODELS_DIR_ENV, None)
     log = tmp / "server.log"
     with open(log, "wb") as output:  # a file, not a pipe: a full pipe would block the server
