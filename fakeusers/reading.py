@@ -39,6 +39,7 @@ from fakeusers.csvparse import parse_csv
 from fakeusers.errors import FakeusersError
 from fakeusers.labels import row_labels, user_labels
 from fakeusers.overlaps import count_duplicate_rows, repeated_rows
+from fakeusers.parquetread import is_parquet, read_parquet
 from fakeusers.quoting import EXAMPLES, shown
 from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS, OPTIONAL, REQUIRED
 from fakeusers.sources import DEFAULT_MAX_LOG_BYTES, MAX_LOG_BYTES_ENV, Source, gunzip, open_source
@@ -274,7 +275,8 @@ def read_logs(
     Parameters
     ----------
     sources : path, ``(name, bytes)``, or a sequence of them
-        ``.csv`` or ``.csv.gz`` files (gzip is recognised by content, not by name).
+        ``.csv`` or ``.csv.gz`` files (gzip is recognised by content, not by name), Parquet
+        files, or folders of Parquet files (see :mod:`fakeusers.parquetread`).
     overlaps : {"keep_one", "keep_all"}
         What to do with a user whose rows in one file repeat, exactly and in order, their
         rows in an earlier file (a re-export that overlaps the previous one): keep one copy,
@@ -319,9 +321,12 @@ def _read_file(source: Source, report: LoadReport) -> pa.Table:
 
     The raw bytes are freed on return: the parsed table holds its own copy.
     """
-    name, data = open_source(source)
+    if is_parquet(source):
+        name, parsed = read_parquet(source)
+    else:
+        name, data = open_source(source)
+        parsed = parse_csv(name, data)
     report.files.append(name)
-    parsed = parse_csv(name, data)
     if parsed.extra_columns:
         report.extra_columns[name] = parsed.extra_columns
     _drop(report, "wrong number of fields", parsed.skipped_rows)

@@ -183,3 +183,30 @@ def calibrated(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     p = rng.random(n)
     return p, (rng.random(n) < p).astype(int)
+
+
+def typed_table(table: pa.Table) -> pa.Table:
+    """A log of :func:`fakeusers.demo.generate_log` with the types a data lake gives it:
+    int64 UserId, dictionary Event and Category, bool Fake, timestamp[us, UTC] Timestamp."""
+    import pyarrow.compute as pc
+
+    columns = {
+        "UserId": table["UserId"].cast(pa.int64()),
+        "Event": table["Event"].dictionary_encode(),
+        "Category": table["Category"].dictionary_encode(),
+    }
+    if "Fake" in table.column_names:
+        columns["Fake"] = pc.equal(table["Fake"], 1)
+    if "Timestamp" in table.column_names:
+        stamps = table["Timestamp"].cast(pa.timestamp("ms", tz="UTC"))
+        columns["Timestamp"] = stamps.cast(pa.timestamp("us", tz="UTC"))
+    return pa.table(columns)
+
+
+def parquet_bytes(table: pa.Table, **kwargs) -> bytes:
+    """``table`` written as a Parquet file's bytes (``kwargs`` to ``pyarrow.parquet``)."""
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **kwargs)
+    return sink.getvalue().to_pybytes()
