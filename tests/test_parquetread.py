@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -16,6 +18,7 @@ from fakeusers.models import features_and_probabilities
 from fakeusers.reading import MAX_LOG_BYTES_ENV, read_logs
 from tests.support import csv_bytes, parquet_bytes, trained, typed_table
 
+DATA = Path(__file__).parent / "data" / "parquet"
 PARIS = ZoneInfo("Europe/Paris")
 ROWS = {
     "UserId": ["u1", "u2", "u1", "u3"],
@@ -257,3 +260,26 @@ def test_a_small_file_that_decodes_past_the_cap_is_refused_before_it_all_is():
         mp.setenv(MAX_LOG_BYTES_ENV, str(50_000_000))
         with pytest.raises(InputTooLargeError, match="decodes to more than the 50,000,000"):
             read_logs(("bomb.parquet", data))
+
+
+def test_a_damaged_size_histogram_is_refused_not_a_crash():
+    # Reading this file's column metadata from Python aborted the process (pyarrow 26).
+    with pytest.raises(FakeusersError, match="cannot be read as Parquet"):
+        read_logs(DATA / "damaged-size-histogram.parquet")
+
+
+def test_mutated_parquet_files_only_raise_the_project_error():
+    # Seeded, so a failure reproduces. pyarrow once aborted the whole process on such a file
+    # (a damaged size histogram read through the footer's column metadata): the reader does
+    # not touch that metadata, and checks decoded pages before using them.
+    table = generate_log(300, seed=1, timestamps=True)
+    files = [parquet_bytes(typed_table(table)), parquet_bytes(table, compression="none")]
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        data = bytearray(files[rng.integers(len(files))])
+        for at in rng.integers(len(data), size=rng.integers(1, 9)):
+            data[at] = rng.integers(256)
+        if rng.random() < 0.2:
+            data = data[: rng.integers(len(data))]
+        with contextlib.suppress(FakeusersError):
+            read_logs(("log.parquet", bytes(data)))
