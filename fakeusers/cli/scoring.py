@@ -236,7 +236,12 @@ def _train_parser(sub, common: argparse.ArgumentParser) -> None:
     from fakeusers import DEFAULT_MODEL, MODEL_TYPES
 
     p = sub.add_parser("train", parents=[common], help="train a model on labelled logs")
-    p.add_argument("logs", nargs="+", metavar="LOGS", help="labelled log CSVs (with Fake)")
+    p.add_argument(
+        "logs",
+        nargs="+",
+        metavar="LOGS",
+        help="labelled logs (with Fake): .csv, .csv.gz, .parquet, or folders of .parquet files",
+    )
     p.add_argument("--name", help="model name (default: TYPE-DATE-TIME)")
     p.add_argument(
         "--replace",
@@ -314,7 +319,8 @@ def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
         "paths",
         nargs="+",
         metavar="FILE",
-        help="one or more input logs (.csv, .csv.gz), then the output file (.csv)",
+        help="one or more input logs (.csv, .csv.gz, .parquet, or a folder of .parquet files), "
+        "then the output file (.csv)",
     )
     _decision_options(p)
     p.add_argument(
@@ -326,6 +332,11 @@ def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", parents=[common], help="metrics of a model on labelled logs")
-    p.add_argument("logs", nargs="+", metavar="LOGS", help="labelled logs (with a Fake column)")
+    p.add_argument(
+        "logs",
+        nargs="+",
+        metavar="LOGS",
+        help="labelled logs (with a Fake column): .csv, .csv.gz, .parquet or Parquet folders",
+    )
     _decision_options(p)
     p.set_defaults(func=cmd_evaluate)
