@@ -35,7 +35,7 @@ from fakeusers.sources import (
     open_source,
 )
 
-__all__ = ["PARQUET_MAGIC", "is_parquet", "parse_parquet", "read_parquet"]
+__all__ = ["PARQUET_MAGIC", "decoded_size", "is_parquet", "parse_parquet", "read_parquet"]
 
 #: The four bytes a Parquet file starts (and ends) with.
 PARQUET_MAGIC = b"PAR1"
@@ -130,6 +130,23 @@ def parse_parquet(name: str, data: bytes, limit: int | None = None) -> ParsedFil
         raise _no_rows(name)
     warnings = [f"{name}: extra columns ignored: {shown(extra)}."] if extra else []
     return ParsedFile(table, extra, 0, warnings)
+
+
+def decoded_size(name: str, data: bytes, limit: int) -> int:
+    """How many bytes a Parquet file's columns decode to as text, for a budget of ``limit``.
+
+    What the gzip limit is for a compressed CSV: a server checks an upload against its own
+    budget before the reader (whose cap is larger) decodes it. The columns are decoded one
+    row group at a time and not kept.
+
+    Raises
+    ------
+    InputTooLargeError
+        Past ``limit``, after at most one row group more.
+    FakeusersError
+        As :func:`parse_parquet`.
+    """
+    return _parquet_table(name, data, limit)[0].nbytes
 
 
 def _read_folder(folder: Path) -> tuple[str, ParsedFile]:

@@ -35,7 +35,7 @@ from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs
 from fakeusers.scoring import score_log
 from fakeusers.store import ModelStore, parse_ref
 from tests.bad_corpus import BAD_DIR, FACE_CASES, BadCase
-from tests.support import shifted_csv_bytes, trained
+from tests.support import parquet_bytes, shifted_csv_bytes, trained, typed_table
 
 CORPUS_IDS = [case.name for case in FACE_CASES]
 
@@ -182,7 +182,12 @@ def test_docs_are_served_and_describe_the_three_body_types(api):
     assert all(client.get(a).status_code == 200 for a in assets)
     schema = client.get("/openapi.json").json()
     body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]
-    assert set(body) == {"application/json", "text/csv", "multipart/form-data"}
+    assert set(body) == {
+        "application/json",
+        "text/csv",
+        "application/vnd.apache.parquet",
+        "multipart/form-data",
+    }
     fields = body["application/json"]["schema"]["properties"]
     assert all(fields[name].get("description") for name in ("UserId", "cost_fp", "top_k"))
     train_form = schema["paths"]["/train"]["post"]["requestBody"]["content"]
@@ -981,3 +986,78 @@ def test_predict_reasons_are_aligned_with_users_and_the_librarys_words(api, scor
             assert "of real users" in reasons[0]["text"]
     plain = api["client"].post("/predict", json=columns(scoring["table"])).json()
     assert "reasons" not in plain, "reasons only when asked for"
+
+
+# --- Parquet logs -----------------------------------------------------------------------------
+
+PARQUET = {"content-type": "application/vnd.apache.parquet"}
+
+
+@pytest.fixture(scope="module")
+def scoring_parquet(scoring) -> bytes:
+    """The scoring log as a data lake types it (int64 IDs, dictionaries, bool, timestamps)."""
+    return parquet_bytes(typed_table(scoring["table"]))
+
+
+@pytest.mark.parametrize(
+    "headers", [PARQUET, {"content-type": "application/octet-stream"}], ids=["parquet", "bytes"]
+)
+def test_predict_parquet_body_scores_like_the_csv(api, scoring_parquet, expected, headers):
+    response = api["client"].post("/predict", content=scoring_parquet, headers=headers)
+    assert response.status_code == 200, response.text
+    assert_scored_like_the_library(response.json(), expected)
+    assert response.json()["warnings"] == expected["warnings"]
+
+
+def test_predict_and_train_read_parquet_uploads(api, scoring_parquet, expected):
+    client = api["client"]
+    response = client.post("/predict", files={"file": ("score.parquet", scoring_parquet)})
+    assert response.status_code == 200, response.text
+    assert_scored_like_the_library(response.json(), expected)
+    training = parquet_bytes(typed_table(generate_log(20_000, seed=1)))
+    response = client.post(
+        "/train", files={"file": ("train.parquet", training)}, data={"name": "from-parquet"}
+    )
+    assert response.status_code == 201, response.text
+    # The same log as CSV trained the fixture's model: the same figures.
+    assert response.json()["cv"] == api["card"]["cv"]
+
+
+def test_octet_stream_bodies_are_read_as_what_they_are(api, scoring, expected):
+    headers = {"content-type": "application/octet-stream"}
+    for body in (scoring["csv"], gzip.compress(scoring["csv"])):
+        response = api["client"].post("/predict", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert_scored_like_the_library(response.json(), expected)
+
+
+def test_bad_parquet_is_422_in_the_readers_words(api, scoring, scoring_parquet):
+    client = api["client"]
+    response = client.post("/predict", content=scoring["csv"], headers=PARQUET)
+    assert response.status_code == 422
+    assert "not a Parquet file (it does not start with PAR1)" in response.json()["detail"]
+    cut = scoring_parquet[: len(scoring_parquet) // 2]
+    response = client.post("/predict", files={"file": ("cut.parquet", cut)})
+    assert api_answer(response) == library_answer("cut.parquet", cut)
+    assert "cut.parquet cannot be read as Parquet" in response.json()["detail"]
+    no_event = parquet_bytes(typed_table(scoring["table"]).drop_columns(["Event"]))
+    response = client.post("/predict", content=no_event, headers=PARQUET)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("Parquet body has no column 'Event'")
+
+
+def test_small_parquet_that_decodes_past_the_limit_is_413(small):
+    rows = 2_000
+    table = pa.table(
+        {
+            "UserId": pa.array(["u" * 100] * rows).dictionary_encode(),
+            "Event": pa.array(["click_ad"] * rows).dictionary_encode(),
+            "Category": pa.array(["Motor"] * rows).dictionary_encode(),
+        }
+    )
+    bomb = parquet_bytes(table)
+    assert len(bomb) < 10_000
+    response = small.post("/predict", content=bomb, headers=PARQUET)
+    assert_too_large(response, "Parquet body, decoded,")
+    response = small.post("/train", files={"file": ("bomb.parquet", bomb)})
+    assert_too_large(response, "bomb.parquet, decoded,")

@@ -14,7 +14,9 @@ import io
 import tempfile
 from collections.abc import Iterator
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -81,6 +83,26 @@ def csv_logs(draw: st.DrawFn) -> bytes:
 
 
 schemathesis.openapi.media_type("text/csv", st.one_of(csv_logs(), st.binary(max_size=300)))
+
+
+@st.composite
+def parquet_logs(draw: st.DrawFn) -> bytes:
+    """A Parquet log of odd values, maybe labelled, maybe cut off."""
+    rows = draw(st.lists(st.tuples(cell, cell, cell), min_size=1, max_size=30))
+    names = ["UserId", "Event", "Category"]
+    table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+    if draw(st.booleans()):
+        labels = st.lists(st.booleans(), min_size=len(rows), max_size=len(rows))
+        table = table.append_column("Fake", pa.array(draw(labels)))
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    data = sink.getvalue().to_pybytes()
+    return data[: draw(st.integers(0, len(data)))] if draw(st.integers(0, 4)) == 0 else data
+
+
+schemathesis.openapi.media_type(
+    "application/vnd.apache.parquet", st.one_of(parquet_logs(), st.binary(max_size=300))
+)
 
 
 # The schema is loaded at import: schemathesis' lazy loader (schemathesis.pytest.from_fixture)

@@ -1,8 +1,8 @@
 """Request limits and bodies: what arrives over HTTP becomes ``(name, bytes)`` logs and options.
 
-Every log, whatever the body type (JSON columns, a ``text/csv`` body, multipart uploads), is
-handed on as named CSV bytes for :func:`fakeusers.reading.read_logs`, so the API accepts and
-refuses exactly what the command line does, in the same words. Two limits protect the
+Every log, whatever the body type (JSON columns, a ``text/csv`` or Parquet body, multipart
+uploads), is handed on as named bytes for :func:`fakeusers.reading.read_logs`, so the API
+accepts and refuses exactly what the command line does, in the same words. Two limits protect the
 server: the request body (:class:`BodyLimit`, before and while it is received) and the logs
 once decompressed (:func:`bounded_sources`), both at the server's ``max_bytes``.
 """
@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fakeusers.api.schemas import PredictOptions, PredictRequest
 from fakeusers.errors import FakeusersError, InputTooLargeError
 from fakeusers.limits import limit_from_env, parse_size
+from fakeusers.parquetread import PARQUET_MAGIC, decoded_size, is_parquet
 from fakeusers.sources import gunzip
 
 __all__ = [
@@ -47,8 +48,13 @@ Source = tuple[str, bytes]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CSV_TYPES = ("text/csv", "application/csv")
+_PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet")
+#: Bytes of no declared format: read as the reader recognises them (Parquet, gzip, CSV).
+_BYTES_TYPE = "application/octet-stream"
 _JSON_BODY = "JSON body"
 _CSV_BODY = "CSV body"
+_PARQUET_BODY = "Parquet body"
+_BYTES_BODY = "Request body"
 _OPTION_NAMES = tuple(PredictOptions.model_fields)
 
 
@@ -111,6 +117,9 @@ class BodyLimit:
 def bounded_sources(sources: list[Source], limit: int) -> list[Source]:
     """The sources with gzip undone, refused when together they exceed ``limit`` bytes.
 
+    A Parquet log counts as the text its columns decode to: compressed pages and dictionaries
+    make it far smaller than that, as gzip makes a CSV.
+
     The reader's bounded gunzip does the work, so a small bomb cannot fill memory; a damaged
     gzip is passed on unchanged for the reader to refuse in its own words.
 
@@ -130,9 +139,17 @@ def bounded_sources(sources: list[Source], limit: int) -> list[Source]:
                 raise InputTooLargeError(too_large(limit, f"{name}, decompressed,")) from None
             except FakeusersError:
                 plain = data
-        if len(plain) > budget:
+        size = len(plain)
+        if is_parquet((name, plain)):
+            try:
+                size = decoded_size(name, plain, budget)
+            except InputTooLargeError:
+                raise InputTooLargeError(too_large(limit, f"{name}, decoded,")) from None
+            except FakeusersError:
+                pass  # damaged: the reader refuses it in its own words
+        if size > budget:
             raise InputTooLargeError(too_large(limit, f"{name}, decompressed,"))
-        budget -= len(plain)
+        budget -= size
         out.append((name, plain))
     return out
 
@@ -162,11 +179,13 @@ async def predict_body(
     Raises
     ------
     HTTPException
-        415 for a body that is neither JSON, CSV nor multipart; 400 for broken multipart.
+        415 for a body that is neither JSON, CSV, Parquet, bytes (``application/octet-stream``,
+        read as the reader recognises them) nor multipart; 400 for broken multipart.
     RequestValidationError
         A JSON body or form fields that do not match the schema.
     FakeusersError
-        A multipart form without a log, a field given twice, an option given twice.
+        A multipart form without a log, a field given twice, an option given twice; a
+        Parquet body that is not Parquet.
     """
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "application/json" or media_type.endswith("+json"):
@@ -174,6 +193,17 @@ async def predict_body(
         return await run_in_threadpool(_json_body, await request.body(), query)
     if media_type in _CSV_TYPES:
         return [(_CSV_BODY, await request.body())], query
+    if media_type in _PARQUET_TYPES:
+        body = await request.body()
+        if body[:4] != PARQUET_MAGIC:
+            raise FakeusersError(
+                f"The body is sent as {media_type} but is not a Parquet file (it does not "
+                "start with PAR1). Send the file's bytes as they are (curl --data-binary "
+                "@log.parquet), or a CSV log as text/csv."
+            )
+        return [(_PARQUET_BODY, body)], query
+    if media_type == _BYTES_TYPE:
+        return [(_BYTES_BODY, await request.body())], query
     if media_type == "multipart/form-data":
         form = await request.form(max_part_size=limit)
         try:
@@ -185,8 +215,9 @@ async def predict_body(
     raise HTTPException(
         415,
         f"Content-Type is {shown}. Send the log as application/json (columns as arrays), "
-        "text/csv (the CSV file as the body) or multipart/form-data (a file field named "
-        "'file'), e.g. curl -H 'Content-Type: text/csv' --data-binary @log.csv ...",
+        "text/csv (the CSV file as the body), application/vnd.apache.parquet (a Parquet "
+        "file as the body) or multipart/form-data (a file field named 'file'), e.g. "
+        "curl -H 'Content-Type: text/csv' --data-binary @log.csv ...",
     )
 
 

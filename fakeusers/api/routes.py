@@ -154,7 +154,7 @@ def train_model(
     limit: Limit,
     file: Annotated[
         list[UploadFile],
-        File(description="One or more labelled CSV logs (plain or .csv.gz), read as one."),
+        File(description="One or more labelled logs (CSV, .csv.gz or .parquet), read as one."),
     ],
     name: Annotated[
         str | None,

@@ -400,11 +400,11 @@ class TrainResponse(ModelCard):
 
 
 def predict_body_doc() -> dict[str, Any]:
-    """The OpenAPI ``requestBody`` of ``/predict``: three body types, one set of options."""
+    """The OpenAPI ``requestBody`` of ``/predict``: four body types, one set of options."""
     options = PredictOptions.model_json_schema()["properties"]
     return {
         "required": True,
-        "description": "The log, in one of three forms. Options (model, cost_fp, cost_fn, "
+        "description": "The log, in one of four forms. Options (model, cost_fp, cost_fn, "
         "top_k, threshold, overlaps) go in the JSON object or form fields, or in the query "
         "string; each at most once.",
         "content": {
@@ -418,6 +418,15 @@ def predict_body_doc() -> dict[str, Any]:
                 "example": "UserId,Event,Category\n42926269,click_ad,Motor\n"
                 "42926269,send_email,Motor\n56620948,phone_call,Jobs\n",
             },
+            "application/vnd.apache.parquet": {
+                "schema": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "A Parquet log with columns UserId, Event, Category[, Fake]"
+                    "[, Timestamp], typed or as strings. Also accepted as "
+                    "application/octet-stream (then a CSV or .csv.gz body is read as well).",
+                },
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -426,8 +435,8 @@ def predict_body_doc() -> dict[str, Any]:
                         "file": {
                             "type": "array",
                             "items": {"type": "string", "format": "binary"},
-                            "description": "One or more CSV logs (plain or .csv.gz), read "
-                            "as one log.",
+                            "description": "One or more logs (CSV, .csv.gz or .parquet), "
+                            "read as one log.",
                         },
                         **options,
                     },
