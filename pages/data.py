@@ -103,10 +103,11 @@ st.caption(
 )
 files = st.file_uploader(
     "Upload log CSVs",
-    type=["csv", "gz"],
+    type=["csv", "gz", "parquet"],
     accept_multiple_files=True,
     key=state.UPLOADER,
-    help="Columns UserId, Event, Category; optionally Fake and Timestamp. .csv or .csv.gz.",
+    help="Columns UserId, Event, Category; optionally Fake and Timestamp. .csv, .csv.gz or "
+    ".parquet.",
 )
 # Streamlit marks a file over the limit with a red icon and explains it only on hover.
 st.caption(

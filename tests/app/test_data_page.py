@@ -199,3 +199,31 @@ def test_every_bad_upload_is_named_and_the_error_clears_when_removed(labelled: b
     at = at.run()
     assert not at.error
     assert not at.exception
+
+
+def test_a_parquet_upload_reads_as_the_same_log_as_its_csv(labelled: bytes) -> None:
+    from fakeusers.demo import generate_log
+    from tests.support import parquet_bytes, typed_table
+
+    # The table behind the ``labelled`` CSV, typed as a data lake keeps it.
+    data = parquet_bytes(typed_table(generate_log(20_000, seed=1, timestamps=True)))
+    at = new_app()
+    goto(at, "data")
+    assert ".parquet" in at.file_uploader(key="logs").proto.type
+    at = upload(at, ("train.parquet", data))
+    assert_clean(at)
+    report = reading.read_logs(("train.csv", labelled)).report
+    assert (metric(at, "Rows"), metric(at, "Users")) == ("20,000", f"{report.users:,}")
+    assert metric(at, "Fake users") == f"{report.fake_users:,}"
+    assert metric(at, "Timestamps") == "yes"
+    assert "train.parquet" in " ".join(m.value for m in at.markdown)
+    loaded = at.session_state[state.DATASET].log
+    assert loaded.fingerprint() == reading.read_logs(("train.csv", labelled)).fingerprint()
+
+    cut = data[: len(data) // 2]
+    with pytest.raises(FakeusersError) as refused:
+        reading.read_logs(("cut.parquet", cut))
+    at = upload(at, ("cut.parquet", cut))
+    assert [e.value for e in at.error] == [str(refused.value)]
+    assert "cut.parquet cannot be read as Parquet" in at.error[0].value
+    assert metric(at, "Rows") == "20,000"  # the log read before stays
