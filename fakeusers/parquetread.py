@@ -1,9 +1,9 @@
 """Parquet logs: a file, or a folder of them, as the table of string columns a CSV becomes.
 
 A data lake keeps logs as Parquet, often as a folder (a Spark or Hive output: ``part-*.parquet``
-files beside ``_SUCCESS``). Either is read here into the same :class:`~fakeusers.csvparse.
-ParsedFile` that :func:`~fakeusers.csvparse.parse_csv` returns, so validation, cleaning,
-labels, timestamps, overlaps and the load report are the CSV path's. Typed columns become the
+files beside ``_SUCCESS``). Either is read here into the same
+:class:`~fakeusers.csvparse.ParsedFile` that :func:`~fakeusers.csvparse.parse_csv` returns,
+so validation, cleaning, labels, timestamps, overlaps and the load report are the CSV path's. Typed columns become the
 text a CSV export would hold: integer IDs their digits, a boolean ``Fake`` ``true``/``false``,
 dictionary strings plain strings, nulls empty, and real timestamps epoch seconds (UTC; a
 timestamp without a time zone is read as UTC, as ISO 8601 text without one is).
