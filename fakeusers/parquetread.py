@@ -3,10 +3,11 @@
 A data lake keeps logs as Parquet, often as a folder (a Spark or Hive output: ``part-*.parquet``
 files beside ``_SUCCESS``). Either is read here into the same
 :class:`~fakeusers.csvparse.ParsedFile` that :func:`~fakeusers.csvparse.parse_csv` returns,
-so validation, cleaning, labels, timestamps, overlaps and the load report are the CSV path's. Typed columns become the
-text a CSV export would hold: integer IDs their digits, a boolean ``Fake`` ``true``/``false``,
-dictionary strings plain strings, nulls empty, and real timestamps epoch seconds (UTC; a
-timestamp without a time zone is read as UTC, as ISO 8601 text without one is).
+so validation, cleaning, labels, timestamps, overlaps and the load report are the CSV path's.
+Typed columns become the text a CSV export would hold: integer IDs their digits, a boolean
+``Fake`` ``true``/``false``, dictionary strings plain strings, nulls empty, and real
+timestamps epoch seconds (UTC; a timestamp without a time zone is read as UTC, as ISO 8601
+text without one is).
 
 The size cap (:data:`~fakeusers.sources.MAX_LOG_BYTES_ENV`) holds twice: on the file (or
 the folder's files) before reading, and on the decoded text, one row group at a time, so a
@@ -152,13 +153,16 @@ def decoded_size(name: str, data: bytes, limit: int) -> int:
 def _read_folder(folder: Path) -> tuple[str, ParsedFile]:
     """A folder's Parquet files as one log, under one size cap for all of them."""
     name = folder.name or str(folder)
-    parts = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.name.lower().endswith(_SUFFIX)
-        and p.is_file()
-        and not any(s.startswith(("_", ".")) for s in p.relative_to(folder).parts)
-    )
+    try:
+        parts = sorted(
+            p
+            for p in folder.rglob("*")
+            if p.name.lower().endswith(_SUFFIX)
+            and p.is_file()
+            and not any(s.startswith(("_", ".")) for s in p.relative_to(folder).parts)
+        )
+    except OSError as exc:
+        raise FakeusersError(f"{folder} cannot be read: {exc.strerror}.") from None
     if not parts:
         raise FakeusersError(
             f"{folder} is a folder without .parquet files. Pass the log files themselves "
