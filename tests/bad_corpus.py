@@ -215,6 +215,12 @@ CASES: list[BadCase] = [
         "damaged gzip",
         "Compress it again",
     ),
+    _refuse(
+        "cut_off.parquet",
+        "a Parquet file copied half-way (its footer missing)",
+        "cannot be read as Parquet",
+        "Write or copy it again",
+    ),
     # Accepted as is: formatting that spreadsheets and exporters add.
     _accept("utf8_bom.csv", "UTF-8 with a byte order mark", rows=6, users=4, labelled=True),
     _accept("crlf.csv", "Windows line ends (CRLF)", rows=6, users=4, labelled=True),
@@ -243,6 +249,15 @@ CASES: list[BadCase] = [
         user_ids=("first\nsecond", "u2", "a,b"),
     ),
     _accept("gzip.csv.gz", "a gzip-compressed log", rows=6, users=4, labelled=True),
+    _accept(
+        "typed.parquet",
+        "Parquet with typed columns: int64 IDs, dictionary strings, boolean Fake, timestamps",
+        rows=3,
+        users=2,
+        user_ids=("63700000", "12"),
+        timestamps=True,
+        labelled=True,
+    ),
     _accept(
         "big_field.csv.gz",
         "a 5 MB user ID (gzip-compressed so the committed file is 5 KB)",
@@ -393,6 +408,8 @@ _FACE_NAMES = (
     "binary_garbage.csv",  # refused: not a text file
     "missing_column.csv",  # refused: names the column and the fix
     "corrupt.csv.gz",  # refused: a broken gzip
+    "cut_off.parquet",  # refused: a Parquet file cut off
+    "typed.parquet",  # accepted: typed columns read as the CSV would have them
     "formula_ids.csv",  # accepted: IDs a spreadsheet would run, written exactly as read
     "latin1.csv",  # accepted with a warning
     "repeated_headers.csv",  # accepted: concatenated exports

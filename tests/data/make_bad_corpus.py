@@ -41,6 +41,28 @@ def _flip(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
 
 
+def _parquet() -> bytes:
+    """A small log typed as a data lake keeps it: int64 IDs, dictionary strings, a boolean
+    Fake, UTC timestamps. The bytes are pyarrow's (pinned in requirements.txt)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "UserId": pa.array([63700000, 12, 63700000], pa.int64()),
+            "Event": pa.array(["click_ad", "send_sms", "send_email"]).dictionary_encode(),
+            "Category": pa.array(["Phone", "Motor", "Jobs"]).dictionary_encode(),
+            "Fake": pa.array([True, False, True]),
+            "Timestamp": pa.array(
+                [1795514400000, 1795514401500, 1795514403250], pa.timestamp("ms", tz="UTC")
+            ),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="snappy")
+    return sink.getvalue()
+
+
 def _xlsx() -> bytes:
     """A minimal but real .xlsx workbook (what Excel saves), holding a small log."""
     cells = [
@@ -212,6 +234,9 @@ def build() -> dict[str, bytes]:
             "mangled_ids_european.csv": "UserId;Event;Category\r\n6,37E+07;click_ad;Phone\r\n"
             "1E38095673;send_sms;Motor\r\n".encode("cp1252"),
             "gzip.csv.gz": _gzip(CLEAN.encode()),
+            "typed.parquet": _parquet(),
+            # A copy stopped half-way: the footer, which says where everything is, is missing.
+            "cut_off.parquet": _parquet()[: len(_parquet()) // 2],
             # One 5 MB user ID; compressed so the committed file stays small.
             "big_field.csv.gz": _gzip(
                 b"UserId,Event,Category\n"
