@@ -17,6 +17,7 @@ small file that decodes to gigabytes is refused after at most one row group.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +46,8 @@ _DAMAGED = (
     "cannot be read as Parquet: it is damaged or cut off (perhaps copied before its writer "
     "finished). Write or copy it again, or export the log as CSV."
 )
+# What Hive and Spark write as the folder name of a null partition value.
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 # Timestamp units per second, for Parquet's timestamp columns.
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
@@ -75,7 +78,8 @@ def read_parquet(source: Source) -> tuple[str, ParsedFile]:
     source : path or ``(name, bytes)``
         A Parquet file or upload, or a folder: its ``*.parquet`` files (in subfolders too)
         are read in the order of their paths; names starting with ``_`` or ``.`` (Spark's
-        ``_SUCCESS``, checksum files) are skipped.
+        ``_SUCCESS``, checksum files) are skipped. A column the files lack but their
+        subfolders name (Hive partitioning: ``Fake=1/part-0.parquet``) is read from there.
 
     Returns
     -------
@@ -176,7 +180,7 @@ def _read_folder(folder: Path) -> tuple[str, ParsedFile]:
         shown_name = f"{name}/{part.relative_to(folder).as_posix()}"
         _, data = open_source(part)
         try:
-            table, part_extra = _parquet_table(shown_name, data, left)
+            table, part_extra = _parquet_table(shown_name, data, left, _partition(folder, part))
         except InputTooLargeError:
             raise InputTooLargeError(_too_large(name, "decodes to more than", limit)) from None
         del data
@@ -196,8 +200,20 @@ def _read_folder(folder: Path) -> tuple[str, ParsedFile]:
     return name, ParsedFile(table, extra, 0, warnings)
 
 
-def _parquet_table(name: str, data: bytes, limit: int) -> tuple[pa.Table, list[str]]:
-    """The known columns as strings, and the names of the others."""
+def _partition(folder: Path, part: Path) -> dict[str, str]:
+    """The Hive partition values in a part's path: ``Fake=1/part-0.parquet`` gives Fake 1."""
+    pairs = (d.split("=", 1) for d in part.relative_to(folder).parts[:-1] if "=" in d)
+    return {key: "" if value == _HIVE_NULL else unquote(value) for key, value in pairs}
+
+
+def _parquet_table(
+    name: str, data: bytes, limit: int, partition: dict[str, str] | None = None
+) -> tuple[pa.Table, list[str]]:
+    """The known columns as strings, and the names of the others.
+
+    A known column that the file lacks but its folder names (Hive partitioning, ``partition``)
+    holds the folder's value on every row.
+    """
     if data[:4] != PARQUET_MAGIC:
         raise FakeusersError(
             f"{name} is named .parquet but is not a Parquet file (it does not start with "
@@ -209,12 +225,20 @@ def _parquet_table(name: str, data: bytes, limit: int) -> tuple[pa.Table, list[s
         fields = parquet.schema_arrow.names
     except (pa.ArrowException, OSError, UnicodeDecodeError):
         raise FakeusersError(f"{name} {_DAMAGED}") from None
-    positions, extra = _column_positions(name, fields)
-    wanted = [fields[positions[c]] for c in (*REQUIRED, *OPTIONAL) if c in positions]
+    known = {c.lower() for c in (*REQUIRED, *OPTIONAL)}
+    stored = {f.strip().lower() for f in fields}
+    implied = {k: v for k, v in (partition or {}).items() if k.strip().lower() in known - stored}
+    positions, extra = _column_positions(name, [*fields, *implied])
+    names = [c for c in (*REQUIRED, *OPTIONAL) if c in positions]
+    in_path = list(implied.values())
+    constant = {
+        c: in_path[positions[c] - len(fields)] for c in names if positions[c] >= len(fields)
+    }
+    read = [c for c in names if c not in constant]
+    wanted = [fields[positions[c]] for c in read]
     # Only the decoded text bounds memory: dictionary pages make the sizes in the footer far
     # smaller than the text. (Nor are the footer's column chunks read from Python: pyarrow
     # aborts the process on some damaged ones instead of raising.)
-    names = [c for c in (*REQUIRED, *OPTIONAL) if c in positions]
     groups, size = [], 0
     for g in range(parquet.num_row_groups):
         try:
@@ -224,7 +248,10 @@ def _parquet_table(name: str, data: bytes, limit: int) -> tuple[pa.Table, list[s
             raw.validate(full=True)
         except (pa.ArrowException, OSError):
             raise FakeusersError(f"{name} {_DAMAGED}") from None
-        group = pa.table({c: _as_text(name, c, raw.column(fields[positions[c]])) for c in names})
+        columns = {c: _as_text(name, c, raw.column(fields[positions[c]])) for c in read}
+        for c, value in constant.items():
+            columns[c] = pa.chunked_array([pa.repeat(value, raw.num_rows)])
+        group = pa.table({c: columns[c] for c in names})
         size += group.nbytes
         if size > limit:
             raise InputTooLargeError(_too_large(name, "decodes to more than", limit))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -162,6 +163,31 @@ def test_a_folder_is_one_log_of_its_parts_in_path_order(tmp_path):
     assert log.fingerprint() == read_logs(("one.parquet", parquet_bytes(table))).fingerprint()
     assert log.report.files == ["events.parquet"]
     assert log.report.overlaps == []  # parts are one log, never overlapping files
+
+
+def test_columns_named_by_hive_partition_folders_are_read_from_there(tmp_path):
+    table = pa.table(ROWS)
+    folder = tmp_path / "lake"
+    for label in (0, 1):
+        rows = table.filter(pc.equal(table["Fake"], label)).drop_columns(["Fake"])
+        # A partition that is not a column (the day) is only a folder.
+        part = folder / f"fake={label}" / "day=2026-11-29%2F30" / "part-0.parquet"
+        part.parent.mkdir(parents=True)
+        pq.write_table(rows, part)
+    log = read_logs(folder)
+    assert content_of(log) == [
+        ("u2", "send_sms", 0),
+        ("u3", "phone_call", 0),
+        ("u1", "click_ad", 1),
+        ("u1", "send_email", 1),
+    ]
+    assert log.report.extra_columns == {}
+
+
+def content_of(log) -> list[tuple]:
+    users = log.user_ids[log.user_codes].tolist()
+    events = [log.event_values[c] for c in log.event_codes]
+    return list(zip(users, events, log.labels[log.user_codes].tolist(), strict=True))
 
 
 def test_a_folder_and_a_csv_are_read_together(tmp_path):
