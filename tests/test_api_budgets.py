@@ -12,7 +12,7 @@ from fakeusers.api import create_app
 from fakeusers.api.budgets import MAX_SCORINGS_ENV, MAX_TRAININGS_ENV, Slots
 from fakeusers.errors import BusyError, FakeusersError
 from fakeusers.store import ModelStore
-from tests.support import csv_bytes, trained
+from tests.support import api_server, csv_bytes, trained
 
 
 def test_a_slot_is_refused_when_all_are_taken_and_free_after() -> None:
@@ -69,15 +69,6 @@ def test_a_budget_that_is_not_a_positive_count_is_refused_at_start(
 
 
 def test_serve_with_workers_starts_that_many_processes_that_answer(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    import httpx
-
-    from tests.support import ROOT, free_port
-    from tests.test_api_server import wait_until_up
 
     def children(pid: int) -> list[int]:
         found = []
@@ -90,44 +81,18 @@ def test_serve_with_workers_starts_that_many_processes_that_answer(tmp_path: Pat
                 found.append(int(stat.parent.name))
         return found
 
-    port = free_port()
-    log = tmp_path / "server.log"
-    env = {**os.environ, "FAKEUSERS_DB_URL": f"sqlite:///{tmp_path / 'r.db'}"}
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fakeusers",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--models-dir",
-                str(tmp_path / "models"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}", process, log)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=30) as c:
+    env = {"FAKEUSERS_DB_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    with api_server(tmp_path, "--workers", "2", env=env) as server:
+        with server.client(timeout=30) as c:
             assert all(c.get("/models").status_code == 200 for _ in range(6))
         # uvicorn's workers are multiprocessing "spawn" children of the server process.
         workers = [
             p
-            for p in children(process.pid)
+            for p in children(server.process.pid)
             if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
         ]
-        assert len(workers) == 2, log.read_text()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    finally:
-        process.kill()
-    assert "Traceback" not in log.read_text()
+        assert len(workers) == 2, server.log.read_text()
+    assert "Traceback" not in server.log.read_text()
 
 
 def test_a_json_body_with_more_values_than_the_budget_is_413_before_it_is_parsed(

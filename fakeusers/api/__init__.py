@@ -164,6 +164,10 @@ def serve(
     """
     import uvicorn
 
+    from fakeusers.api.connections import GuardedH11Protocol, connection_budget, timeouts
+
+    header_timeout, body_timeout = timeouts()  # a bad setting fails before the server starts
+    max_connections = connection_budget()
     app = create_app(models_dir, db_url=db_url)
     if open_anyway:
         _log.warning(
@@ -173,16 +177,28 @@ def serve(
         )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     _log.info(
-        "Models in %s; docs at /docs; requests up to %s bytes.",
+        "Models in %s; docs at /docs; requests up to %s bytes; headers within %g s, no "
+        "pause over %g s in a body; at most %d connections.",
         app.state.store.root,
         f"{app.state.max_bytes:,}",
+        header_timeout,
+        body_timeout,
+        max_connections,
     )
+    guards = {"http": GuardedH11Protocol, "limit_concurrency": max_connections}
     if workers > 1:
         if models_dir is not None:
             os.environ[MODELS_DIR_ENV] = str(models_dir)
         if db_url is not None:
             os.environ["FAKEUSERS_DB_URL"] = db_url
         _log.info("Starting %d worker processes.", workers)
-        uvicorn.run("fakeusers.api:create_app", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run(
+            "fakeusers.api:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            **guards,
+        )
         return
-    uvicorn.run(app, host=host, port=port)
+    uvicorn.run(app, host=host, port=port, **guards)
