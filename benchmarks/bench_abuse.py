@@ -17,7 +17,10 @@ stalled connections were held, how much the server's log grew, and the server's 
 
 Everything goes to 127.0.0.1, bounded in count and time. Run from the repository root::
 
-    python benchmarks/bench_abuse.py [--only NAME ...]
+    python benchmarks/bench_abuse.py [--only NAME ...] [--memory 1GB]
+
+With ``--memory`` the servers run with that ``FAKEUSERS_API_MAX_MEMORY``: their peak should
+stay under their idle memory plus that budget.
 """
 
 from __future__ import annotations
@@ -194,8 +197,8 @@ def slow_clients(server: Server, n: int, seconds: float, payloads: list[bytes]) 
     }
 
 
-def run(name: str, folder: Path, model_ready: Path) -> dict:
-    env: dict[str, str] = {}
+def run(name: str, folder: Path, model_ready: Path, memory: str | None) -> dict:
+    env: dict[str, str] = {"FAKEUSERS_API_MAX_MEMORY": memory} if memory else {}
     files = 0
     if name == "slow-1000-lowfiles":
         files = 256
@@ -207,9 +210,7 @@ def run(name: str, folder: Path, model_ready: Path) -> dict:
     before_log = server.log.stat().st_size
     start = time.monotonic()
     try:
-        if name == "slow-1000":
-            result = slow_clients(server, 1000, 45, [HALF_HEADERS])
-        elif name == "slow-1000-lowfiles":
+        if name in ("slow-1000", "slow-1000-lowfiles"):
             result = slow_clients(server, 1000, 45, [HALF_HEADERS])
         elif name == "stalled-100":
             result = slow_clients(server, 100, 45, [HALF_HEADERS, UNSENT_BODY])
@@ -288,6 +289,9 @@ ATTACKS = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=ATTACKS, help="attacks to run (default all)")
+    parser.add_argument(
+        "--memory", help="the servers' FAKEUSERS_API_MAX_MEMORY (default: theirs, half the RAM)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -295,7 +299,7 @@ def main() -> None:
         log = read_logs([("train.csv", csv_bytes(50_000, 1, labelled=True))])
         store.save("june", train(log, "logistic", random_state=0))
         for name in args.only or ATTACKS:
-            result = run(name, folder, store.root)
+            result = run(name, folder, store.root, args.memory)
             print(f"{name:20s} " + "  ".join(f"{k}: {v}" for k, v in result.items()), flush=True)
 
 
