@@ -8,16 +8,22 @@ the store touches one helper, not every test.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -120,6 +126,70 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running ``python -m fakeusers serve``: its URL, process and log file."""
+
+    url: str
+    port: int
+    process: subprocess.Popen
+    log: Path
+
+    def client(self, timeout: float = 120) -> httpx.Client:
+        # trust_env=False: a proxy set in the environment must not intercept localhost.
+        return httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+    """Wait for ``/health`` to answer, failing with the server's log if it dies or never does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"the server did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def api_server(
+    folder: Path, *args: str, env: dict[str, str] | None = None, log_name: str = "server.log"
+) -> Iterator[Server]:
+    """Run the API in a subprocess on a free loopback port until the block ends.
+
+    The model store is ``folder/models`` unless ``args`` name one; the log goes to a file (a
+    full pipe would block the server). On leaving, SIGTERM and a wait; the process is killed
+    if it does not stop.
+    """
+    port = free_port()
+    log = folder / log_name
+    command = [sys.executable, "-m", "fakeusers", "serve", "--port", str(port), *args]
+    if "--models-dir" not in args:
+        command += ["--models-dir", str(folder / "models")]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        server = Server(f"http://127.0.0.1:{port}", port, process, log)
+        wait_until_up(server.url, process, log)
+        yield server
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+        # uvicorn finishes its shutdown, then lets the signal end the process.
+        assert code in (0, -signal.SIGTERM), log.read_text()
+    finally:
+        process.kill()
+        process.wait()
 
 
 def table_bytes(columns: dict[str, list]) -> bytes:

@@ -3,16 +3,24 @@ with 429 and Retry-After, before their logs are read; the slot is free again aft
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from fakeusers.api import create_app
-from fakeusers.api.budgets import MAX_SCORINGS_ENV, MAX_TRAININGS_ENV, Slots
-from fakeusers.errors import BusyError, FakeusersError
+from fakeusers.api.budgets import (
+    MAX_MEMORY_ENV,
+    MAX_SCORINGS_ENV,
+    MAX_TRAININGS_ENV,
+    MemoryBudget,
+    Slots,
+    machine_memory,
+)
+from fakeusers.errors import BusyError, FakeusersError, InputTooLargeError
 from fakeusers.store import ModelStore
-from tests.support import csv_bytes, trained
+from tests.support import api_server, csv_bytes, trained
 
 
 def test_a_slot_is_refused_when_all_are_taken_and_free_after() -> None:
@@ -69,15 +77,6 @@ def test_a_budget_that_is_not_a_positive_count_is_refused_at_start(
 
 
 def test_serve_with_workers_starts_that_many_processes_that_answer(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    import httpx
-
-    from tests.support import ROOT, free_port
-    from tests.test_api_server import wait_until_up
 
     def children(pid: int) -> list[int]:
         found = []
@@ -90,44 +89,18 @@ def test_serve_with_workers_starts_that_many_processes_that_answer(tmp_path: Pat
                 found.append(int(stat.parent.name))
         return found
 
-    port = free_port()
-    log = tmp_path / "server.log"
-    env = {**os.environ, "FAKEUSERS_DB_URL": f"sqlite:///{tmp_path / 'r.db'}"}
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fakeusers",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--models-dir",
-                str(tmp_path / "models"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}", process, log)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=30) as c:
+    env = {"FAKEUSERS_DB_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    with api_server(tmp_path, "--workers", "2", env=env) as server:
+        with server.client(timeout=30) as c:
             assert all(c.get("/models").status_code == 200 for _ in range(6))
         # uvicorn's workers are multiprocessing "spawn" children of the server process.
         workers = [
             p
-            for p in children(process.pid)
+            for p in children(server.process.pid)
             if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
         ]
-        assert len(workers) == 2, log.read_text()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    finally:
-        process.kill()
-    assert "Traceback" not in log.read_text()
+        assert len(workers) == 2, server.log.read_text()
+    assert "Traceback" not in server.log.read_text()
 
 
 def test_a_json_body_with_more_values_than_the_budget_is_413_before_it_is_parsed(
@@ -150,3 +123,67 @@ def test_a_json_body_with_more_values_than_the_budget_is_413_before_it_is_parsed
     assert "text/csv" in refused.json()["detail"]
     monkeypatch.setenv(MAX_JSON_VALUES_ENV, "2000")
     assert client.post("/predict", json=body).status_code == 200
+
+
+def test_a_memory_reservation_is_refused_when_it_does_not_fit_and_freed_after() -> None:
+    budget = MemoryBudget(1_000)
+    with budget.reserve(600, "scoring this log") as first:
+        with (
+            pytest.raises(BusyError, match="has 400 B of its 1 KB free now") as busy,
+            budget.reserve(500, "scoring this log"),
+        ):
+            pass
+        assert busy.value.retry_after == 10
+        first.grow(900)  # the log, decompressed, turned out larger: it still fits alone
+        assert budget.used == 900
+        with pytest.raises(InputTooLargeError, match="at most 1 KB"):
+            first.grow(1_001)
+        assert budget.used == 900  # what was held stays held
+    assert budget.used == 0
+    with budget.reserve(1_000, "training"):
+        assert budget.used == 1_000
+
+
+def test_the_api_reserves_memory_before_it_reads_a_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ModelStore(tmp_path / "models").save("june", trained(20_000, 1))
+    body = csv_bytes(20_000, 2)
+    need = MemoryBudget.cost(len(body), "csv")
+    monkeypatch.setenv(MAX_MEMORY_ENV, str(need + 1_000))
+    app = create_app(tmp_path / "models", db_url=f"sqlite:///{tmp_path / 'r.db'}")
+    client = TestClient(app)
+    csv = {"Content-Type": "text/csv"}
+    assert client.post("/predict", content=body, headers=csv).status_code == 200
+    assert app.state.memory.used == 0
+
+    with app.state.memory.reserve(5_000, "another request"):  # it no longer fits beside it
+        busy = client.post("/predict", content=body, headers=csv)
+    assert busy.status_code == 429, busy.text
+    assert busy.headers["Retry-After"] == "10"
+    assert "of memory" in busy.json()["detail"]
+
+    monkeypatch.setenv(MAX_MEMORY_ENV, str(need // 2))  # alone it costs more than the budget
+    app = create_app(tmp_path / "models", db_url=f"sqlite:///{tmp_path / 'r.db'}")
+    client = TestClient(app)
+    for answer in (
+        client.post("/predict", content=body, headers=csv),
+        client.post("/train", files={"file": ("t.csv", csv_bytes(20_000, 3))}, data={"name": "x"}),
+    ):
+        assert answer.status_code == 413, answer.text
+        assert MAX_MEMORY_ENV in answer.json()["detail"]
+    assert app.state.memory.used == 0
+    assert ModelStore(tmp_path / "models").names() == ["june"]
+
+
+def test_the_default_memory_budget_is_half_of_what_this_process_may_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MAX_MEMORY_ENV, raising=False)
+    app = create_app(tmp_path / "models", db_url=f"sqlite:///{tmp_path / 'r.db'}")
+    assert app.state.memory.total == machine_memory() // 2
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < machine_memory() <= physical
+    monkeypatch.setenv(MAX_MEMORY_ENV, "lots")
+    with pytest.raises(FakeusersError, match=MAX_MEMORY_ENV):
+        create_app(tmp_path / "models")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,12 +29,11 @@ from fakeusers.errors import FakeusersError
 from fakeusers.limits import limit_from_env
 from fakeusers.reading import read_logs
 from fakeusers.scoring import score_log
-from fakeusers.store import MODELS_DIR_ENV, ModelStore
-from tests.support import free_port
+from fakeusers.store import ModelStore
+from tests.support import api_server
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 2_000_000
-STARTUP_SECONDS = 60
 
 
 def csv_bytes(n_events: int, seed: int) -> bytes:
@@ -58,47 +56,12 @@ def listening_addresses(port: int) -> set[str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("server")
-    port = free_port()
     # Four trainings at once: the racing test is about the store's name lock, not the budget
     # (tests/test_api_budgets.py tests that).
-    env = {**os.environ, "PYTHONPATH": str(ROOT), MAX_BYTES_ENV: str(LIMIT)}
-    env["FAKEUSERS_API_MAX_TRAININGS"] = "4"
-    env.pop(MODELS_DIR_ENV, None)
-    log = tmp / "server.log"
-    with open(log, "wb") as output:  # a file, not a pipe: a full pipe would block the server
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fakeusers", "serve", "--port", str(port)]
-            + ["--models-dir", str(tmp / "models")],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}", process, log)
-        # trust_env=False: a proxy set in the environment must not intercept localhost.
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120, trust_env=False) as c:
-            yield {"client": c, "port": port, "models": tmp / "models", "log": log}
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=30)
-    finally:
-        process.kill()
-    # uvicorn finishes its shutdown, then lets the signal end the process.
-    assert code in (0, -signal.SIGTERM), log.read_text()
-    assert "Application shutdown complete" in log.read_text()
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1, trust_env=False).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the server did not start:\n{log.read_text()}")
-        time.sleep(0.1)
+    env = {MAX_BYTES_ENV: str(LIMIT), "FAKEUSERS_API_MAX_TRAININGS": "4"}
+    with api_server(tmp, env=env) as running, running.client() as client:
+        yield {"client": client, "port": running.port, "models": tmp / "models", "log": running.log}
+    assert "Application shutdown complete" in running.log.read_text()
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,8 @@ on SQLite and on a real PostgreSQL server; verdicts survive a restart of the ser
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,8 +14,7 @@ from fakeusers.database import Database
 from fakeusers.reading import read_logs
 from fakeusers.scoring import Rule, score_log
 from fakeusers.store import ModelStore
-from tests.support import ROOT, csv_bytes, free_port, trained
-from tests.test_api_server import wait_until_up
+from tests.support import api_server, csv_bytes, trained
 
 CSV = {"Content-Type": "text/csv"}
 
@@ -150,38 +144,10 @@ def test_an_unreachable_database_is_503_as_keys_cannot_be_checked(tmp_path) -> N
 
 
 def test_verdicts_survive_a_restart_of_the_server(tmp_path: Path) -> None:
-    env = {**os.environ, "FAKEUSERS_DB_URL": f"sqlite:///{tmp_path / 'review.db'}"}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    for round_ in range(2):
-        log = tmp_path / f"server{round_}.log"
-        with open(log, "wb") as output:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fakeusers",
-                    "serve",
-                    "--port",
-                    str(port),
-                    "--models-dir",
-                    str(tmp_path / "models"),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_until_up(url, process, log)
-            with httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
-                if round_ == 0:
-                    sent = {"analyst": "ana", "verdicts": [{"UserId": "u1", "verdict": "fake"}]}
-                    assert client.post("/verdicts", json=sent).status_code == 201
-                else:
-                    held = client.get("/verdicts").json()["verdicts"]
-                    assert [(v["UserId"], v["verdict"]) for v in held] == [("u1", "fake")]
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-        finally:
-            process.kill()
+    env = {"FAKEUSERS_DB_URL": f"sqlite:///{tmp_path / 'review.db'}"}
+    with api_server(tmp_path, env=env, log_name="first.log") as server, server.client() as c:
+        sent = {"analyst": "ana", "verdicts": [{"UserId": "u1", "verdict": "fake"}]}
+        assert c.post("/verdicts", json=sent).status_code == 201
+    with api_server(tmp_path, env=env, log_name="second.log") as server, server.client() as c:
+        held = c.get("/verdicts").json()["verdicts"]
+        assert [(v["UserId"], v["verdict"]) for v in held] == [("u1", "fake")]

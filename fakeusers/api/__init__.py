@@ -24,11 +24,18 @@ from fastapi_offline import FastAPIOffline
 
 import fakeusers
 from fakeusers.api.bodies import DEFAULT_MAX_BYTES, MAX_BYTES_ENV, BodyLimit, size_limit
-from fakeusers.api.budgets import MAX_SCORINGS_ENV, MAX_TRAININGS_ENV, Slots, from_env
+from fakeusers.api.budgets import (
+    MAX_SCORINGS_ENV,
+    MAX_TRAININGS_ENV,
+    MemoryBudget,
+    Slots,
+    from_env,
+)
 from fakeusers.api.errors import add_exception_handlers, status_table
 from fakeusers.api.review import router as review_router
 from fakeusers.api.routes import router
 from fakeusers.database import Database
+from fakeusers.limits import format_size
 from fakeusers.store import MODELS_DIR_ENV, ModelStore
 
 __all__ = ["DEFAULT_MAX_BYTES", "DESCRIPTION", "MAX_BYTES_ENV", "create_app", "serve"]
@@ -123,6 +130,7 @@ def create_app(
     app.state.scorings = Slots(
         from_env(MAX_SCORINGS_ENV, os.cpu_count() or 1), "scoring", retry_after=5
     )
+    app.state.memory = MemoryBudget.from_env()
     app.state.db = Database(db_url)
     app.state.max_bytes = limit
     app.add_middleware(BodyLimit, limit=limit)
@@ -164,6 +172,10 @@ def serve(
     """
     import uvicorn
 
+    from fakeusers.api.connections import GuardedH11Protocol, connection_budget, timeouts
+
+    header_timeout, body_timeout = timeouts()  # a bad setting fails before the server starts
+    max_connections = connection_budget()
     app = create_app(models_dir, db_url=db_url)
     if open_anyway:
         _log.warning(
@@ -173,16 +185,29 @@ def serve(
         )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     _log.info(
-        "Models in %s; docs at /docs; requests up to %s bytes.",
+        "Models in %s; docs at /docs; requests up to %s bytes and %s of memory together; "
+        "headers within %g s, no pause over %g s in a body; at most %d connections.",
         app.state.store.root,
         f"{app.state.max_bytes:,}",
+        format_size(app.state.memory.total),
+        header_timeout,
+        body_timeout,
+        max_connections,
     )
+    guards = {"http": GuardedH11Protocol, "limit_concurrency": max_connections}
     if workers > 1:
         if models_dir is not None:
             os.environ[MODELS_DIR_ENV] = str(models_dir)
         if db_url is not None:
             os.environ["FAKEUSERS_DB_URL"] = db_url
         _log.info("Starting %d worker processes.", workers)
-        uvicorn.run("fakeusers.api:create_app", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run(
+            "fakeusers.api:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            **guards,
+        )
         return
-    uvicorn.run(app, host=host, port=port)
+    uvicorn.run(app, host=host, port=port, **guards)

@@ -4,8 +4,13 @@ Trainings are the heaviest request (minutes of CPU, several times the log in mem
 ``FAKEUSERS_API_MAX_TRAININGS`` at once (default 1). Scorings at most
 ``FAKEUSERS_API_MAX_SCORINGS`` at once (default: the number of CPUs). A request over either
 budget gets 429 with ``Retry-After`` at once, before its log is read, instead of slowing every
-other request down; the caller tries again. With ``serve --workers N`` each worker process
-has its own budgets.
+other request down; the caller tries again.
+
+Memory: every request that reads a log reserves what it will cost, estimated from its size
+before it is parsed (:class:`MemoryBudget`), out of ``FAKEUSERS_API_MAX_MEMORY`` (default half
+the machine's memory, or of the container's limit). A request that alone would cost more is
+413; one that would not fit beside those already running is 429 with ``Retry-After``. With
+``serve --workers N`` each worker process has its own budgets.
 """
 
 from __future__ import annotations
@@ -14,13 +19,32 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
-from fakeusers.errors import BusyError, FakeusersError
+from fakeusers.errors import BusyError, FakeusersError, InputTooLargeError
+from fakeusers.limits import format_size, limit_from_env
 
-__all__ = ["MAX_SCORINGS_ENV", "MAX_TRAININGS_ENV", "Slots", "from_env"]
+__all__ = [
+    "MAX_MEMORY_ENV",
+    "MAX_SCORINGS_ENV",
+    "MAX_TRAININGS_ENV",
+    "MemoryBudget",
+    "Reservation",
+    "Slots",
+    "from_env",
+    "machine_memory",
+]
 
 MAX_TRAININGS_ENV = "FAKEUSERS_API_MAX_TRAININGS"
 MAX_SCORINGS_ENV = "FAKEUSERS_API_MAX_SCORINGS"
+MAX_MEMORY_ENV = "FAKEUSERS_API_MAX_MEMORY"
+
+#: Memory a request costs per byte of log, measured (``benchmarks/bench_abuse.py``): scoring a
+#: 95 MB CSV body raised the server's peak by 577 MB (6.1x), a 31 MB JSON body by 365 MB (11.8x:
+#: it is parsed into Python values first); training keeps features, folds and fitted models.
+COST_PER_BYTE = {"csv": 6.5, "json": 12.5, "training": 10.0}
+#: What any request costs besides its log (buffers, the model, the answer).
+COST_FLOOR = 32 * 2**20
 
 
 def from_env(name: str, default: int) -> int:
@@ -79,3 +103,110 @@ class Slots:
             with self._lock:
                 self.busy -= 1
             self._free.release()
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the container's limit (cgroup v2 or v1) when
+    it is lower than the machine's memory, else the machine's."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in (
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+class MemoryBudget:
+    """At most ``total`` bytes reserved by requests at once; a request reserves before it
+    parses.
+
+    Examples
+    --------
+    >>> budget = MemoryBudget(1000)
+    >>> with budget.reserve(600, "scoring this log") as held:
+    ...     budget.used
+    600
+    >>> budget.used
+    0
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls) -> MemoryBudget:
+        """``FAKEUSERS_API_MAX_MEMORY`` (a size such as ``4GB``), else half the memory."""
+        return cls(limit_from_env(MAX_MEMORY_ENV, machine_memory() // 2))
+
+    @staticmethod
+    def cost(log_bytes: int, kind: str) -> int:
+        """What reading a log of ``log_bytes`` costs for ``kind`` (csv, json, training)."""
+        return COST_FLOOR + int(log_bytes * COST_PER_BYTE[kind])
+
+    @contextlib.contextmanager
+    def reserve(self, nbytes: int, what: str) -> Iterator[Reservation]:
+        """Hold ``nbytes`` while in the block; the reservation may grow (:meth:`Reservation.
+        grow`) once the request knows its log better, e.g. after gunzip.
+
+        Raises
+        ------
+        InputTooLargeError
+            When ``nbytes`` alone is more than the whole budget.
+        BusyError
+            When it does not fit beside what other requests hold now.
+        """
+        held = Reservation(self, what)
+        held.grow(nbytes)
+        try:
+            yield held
+        finally:
+            held.release()
+
+
+class Reservation:
+    """One request's share of a :class:`MemoryBudget`."""
+
+    def __init__(self, budget: MemoryBudget, what: str) -> None:
+        self.budget, self.what, self.held = budget, what, 0
+
+    def grow(self, nbytes: int) -> None:
+        """Hold ``nbytes`` in all (no change when already holding as much).
+
+        Raises
+        ------
+        InputTooLargeError, BusyError
+            As :meth:`MemoryBudget.reserve`; what was held stays held.
+        """
+        budget = self.budget
+        if nbytes <= self.held:
+            return
+        if nbytes > budget.total:
+            raise InputTooLargeError(
+                f"{self.what.capitalize()} would take about {format_size(nbytes)} of memory; "
+                f"this server lets one request use at most {format_size(budget.total)} "
+                f"({MAX_MEMORY_ENV}). Send the log in smaller parts, or raise "
+                f"{MAX_MEMORY_ENV} on the server."
+            )
+        with budget._lock:
+            if budget.used - self.held + nbytes > budget.total:
+                raise BusyError(
+                    f"{self.what.capitalize()} would take about {format_size(nbytes)} of "
+                    f"memory and the server has {format_size(budget.total - budget.used)} of "
+                    f"its {format_size(budget.total)} free now; try again in 10 s.",
+                    retry_after=10,
+                )
+            budget.used += nbytes - self.held
+            self.held = nbytes
+
+    def release(self) -> None:
+        with self.budget._lock:
+            self.budget.used -= self.held
+            self.held = 0

@@ -20,6 +20,7 @@ import fakeusers
 from fakeusers import DEFAULT_MODEL
 from fakeusers.api.auth import needs
 from fakeusers.api.bodies import bounded_sources, predict_body, upload_sources
+from fakeusers.api.budgets import Reservation
 from fakeusers.api.errors import responses
 from fakeusers.api.review import Db
 from fakeusers.api.schemas import (
@@ -182,12 +183,24 @@ def train_model(
     ] = False,
     overlaps: Annotated[Overlaps, Form(description=OVERLAPS_DOC)] = "keep_one",
 ) -> JSONResponse:
-    with request.app.state.trainings.taken():  # refused before the logs are read
-        return _train(store, limit, file, name, model, seed, replace, ignore_timestamps, overlaps)
+    memory = request.app.state.memory
+    # Refused before the logs are read: too many trainings, or not enough memory for this one.
+    with (
+        request.app.state.trainings.taken(),
+        memory.reserve(memory.cost(_body_size(request, limit), "training"), "training") as held,
+    ):
+        sources = bounded_sources(upload_sources(file), limit)
+        held.grow(memory.cost(sum(len(data) for _, data in sources), "training"))
+        return _train(store, sources, name, model, seed, replace, ignore_timestamps, overlaps)
 
 
-def _train(store, limit, file, name, model, seed, replace, ignore_timestamps, overlaps):
-    sources = bounded_sources(upload_sources(file), limit)
+def _body_size(request: Request, limit: int) -> int:
+    """The request body's declared size; the size limit when it is not declared."""
+    declared = request.headers.get("content-length", "")
+    return min(int(declared), limit) if declared.isdigit() else limit
+
+
+def _train(store, sources, name, model, seed, replace, ignore_timestamps, overlaps):
     _log.info("POST /train: %s model %s", model, repr(name) if name else "(default name)")
     card, log = train_and_save(
         sources,
@@ -234,9 +247,16 @@ async def predict(
     limit: Limit,
     db: Db,
 ) -> PredictResponse:
-    with request.app.state.scorings.taken():  # refused before the body is read
+    memory = request.app.state.memory
+    media_type = request.headers.get("content-type", "")
+    kind = "json" if "json" in media_type.split(";")[0] else "csv"
+    # Refused before the body is read: too many scorings, or not enough memory for this one.
+    with (
+        request.app.state.scorings.taken(),
+        memory.reserve(memory.cost(_body_size(request, limit), kind), "scoring this log") as held,
+    ):
         sources, options = await predict_body(request, query, limit)
-        return await run_in_threadpool(_predict, store, db, sources, options, limit)
+        return await run_in_threadpool(_predict, store, db, sources, options, limit, held)
 
 
 def _predict(
@@ -245,12 +265,14 @@ def _predict(
     sources: list[tuple[str, bytes]],
     options: PredictOptions,
     limit: int,
+    held: Reservation,
 ) -> PredictResponse:
     # The rule and the model are checked before the log is read: a wrong option fails at
     # once, and the version is pinned, so a promotion meanwhile does not switch models.
     rule = Rule.of(options.cost_fp, options.cost_fn, options.top_k, options.threshold)
     name, version = store.resolve(options.model)
     logs = bounded_sources(sources, limit)
+    held.grow(held.budget.cost(sum(len(data) for _, data in logs), "csv"))  # after gunzip
     verdicts, problem = held_verdicts(db) if rule is not None else ({}, None)
     scored = score_sources(
         logs,

@@ -88,7 +88,7 @@ def _other_parsers(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-auth",
         action="store_true",
-        help="listen beyond this machine even while no API key exists (the API is then open)",
+        help="listen beyond this machine even while no API key exists (open until a key is made)",
     )
     p.set_defaults(func=cmd_serve)
 
