@@ -187,3 +187,25 @@ def test_the_default_memory_budget_is_half_of_what_this_process_may_use(
     monkeypatch.setenv(MAX_MEMORY_ENV, "lots")
     with pytest.raises(FakeusersError, match=MAX_MEMORY_ENV):
         create_app(tmp_path / "models")
+
+
+def test_a_parquet_log_reserves_memory_by_its_decoded_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakeusers.demo import generate_log
+    from fakeusers.parquetread import decoded_size
+    from tests.support import parquet_bytes, typed_table
+
+    ModelStore(tmp_path / "models").save("june", trained(20_000, 1))
+    body = parquet_bytes(typed_table(generate_log(20_000, seed=2, timestamps=True)))
+    decoded = decoded_size("body", body, 2**40)
+    assert decoded > 5 * len(body)  # what the file's size alone would have reserved
+    need = MemoryBudget.cost(decoded, "csv")
+    parquet = {"Content-Type": "application/vnd.apache.parquet"}
+    for budget, status in ((need - 1, 413), (need + 1_000, 200)):
+        monkeypatch.setenv(MAX_MEMORY_ENV, str(budget))
+        app = create_app(tmp_path / "models", db_url=f"sqlite:///{tmp_path / 'r.db'}")
+        answer = TestClient(app).post("/predict", content=body, headers=parquet)
+        assert answer.status_code == status, answer.text
+        assert status == 200 or MAX_MEMORY_ENV in answer.json()["detail"]
+        assert app.state.memory.used == 0

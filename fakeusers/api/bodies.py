@@ -114,11 +114,12 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-def bounded_sources(sources: list[Source], limit: int) -> list[Source]:
-    """The sources with gzip undone, refused when together they exceed ``limit`` bytes.
+def bounded_sources(sources: list[Source], limit: int) -> tuple[list[Source], int]:
+    """The sources with gzip undone, and their size, refused past ``limit`` bytes together.
 
     A Parquet log counts as the text its columns decode to: compressed pages and dictionaries
-    make it far smaller than that, as gzip makes a CSV.
+    make it far smaller than that, as gzip makes a CSV. The size returned is counted so, for
+    the memory budget.
 
     The reader's bounded gunzip does the work, so a small bomb cannot fill memory; a damaged
     gzip is passed on unchanged for the reader to refuse in its own words.
@@ -151,7 +152,7 @@ def bounded_sources(sources: list[Source], limit: int) -> list[Source]:
             raise InputTooLargeError(too_large(limit, f"{name}, decompressed,"))
         budget -= size
         out.append((name, plain))
-    return out
+    return out, limit - budget
 
 
 def upload_name(filename: str | None) -> str:

@@ -189,8 +189,8 @@ def train_model(
         request.app.state.trainings.taken(),
         memory.reserve(memory.cost(_body_size(request, limit), "training"), "training") as held,
     ):
-        sources = bounded_sources(upload_sources(file), limit)
-        held.grow(memory.cost(sum(len(data) for _, data in sources), "training"))
+        sources, size = bounded_sources(upload_sources(file), limit)
+        held.grow(memory.cost(size, "training"))
         return _train(store, sources, name, model, seed, replace, ignore_timestamps, overlaps)
 
 
@@ -271,8 +271,8 @@ def _predict(
     # once, and the version is pinned, so a promotion meanwhile does not switch models.
     rule = Rule.of(options.cost_fp, options.cost_fn, options.top_k, options.threshold)
     name, version = store.resolve(options.model)
-    logs = bounded_sources(sources, limit)
-    held.grow(held.budget.cost(sum(len(data) for _, data in logs), "csv"))  # after gunzip
+    logs, size = bounded_sources(sources, limit)
+    held.grow(held.budget.cost(size, "csv"))  # after gunzip, Parquet as decoded
     verdicts, problem = held_verdicts(db) if rule is not None else ({}, None)
     scored = score_sources(
         logs,
