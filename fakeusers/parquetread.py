@@ -46,6 +46,7 @@ _DAMAGED = (
     "cannot be read as Parquet: it is damaged or cut off (perhaps copied before its writer "
     "finished). Write or copy it again, or export the log as CSV."
 )
+_PANDAS_INDEX = "__index_level_"
 # What Hive and Spark write as the folder name of a null partition value.
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 # Timestamp units per second, for Parquet's timestamp columns.
@@ -229,6 +230,8 @@ def _parquet_table(
     stored = {f.strip().lower() for f in fields}
     implied = {k: v for k, v in (partition or {}).items() if k.strip().lower() in known - stored}
     positions, extra = _column_positions(name, [*fields, *implied])
+    # pandas stores a DataFrame's index as a column: not the analyst's data, so not reported.
+    extra = [c for c in extra if not c.startswith(_PANDAS_INDEX)]
     names = [c for c in (*REQUIRED, *OPTIONAL) if c in positions]
     in_path = list(implied.values())
     constant = {

@@ -126,6 +126,7 @@ def test_column_names_in_any_case_and_extra_columns_are_reported():
             "Category": ROWS["Category"],
             "fake": pa.array(ROWS["Fake"], pa.int8()),
             "country": ["ES"] * 4,
+            "__index_level_0__": [3, 5, 7, 9],  # a pandas index: not reported
         }
     )
     log = read_parquet_table(table)
