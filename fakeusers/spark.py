@@ -111,7 +111,10 @@ def spark_session(master: str | None = None) -> Any:
 
     if master is None or master.startswith("local"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName("fakeusers predict")
+    # Progress bars would bury the command's own lines on stderr.
+    builder = SparkSession.builder.appName("fakeusers predict").config(
+        "spark.ui.showConsoleProgress", "false"
+    )
     if master is not None:
         builder = builder.master(master)
     with _quiet_pandas_warning():
