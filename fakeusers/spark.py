@@ -61,10 +61,29 @@ INSTALL = "pip install -r requirements-spark.txt"
 
 # Where each row comes from; sorting on them gives the order of the inputs and their lines.
 _ORDER = ("_src", "_file", "_block", "_row")
-_RESULT_SCHEMA = (
-    "UserId string, is_fake_probability double, events long, _src int, _file string, "
-    "_block long, _row long, _ts_kind string, _problem string"
+# What a worker returns per user: the result, where the user first appears, the timestamp
+# format it saw (formats must agree across buckets, as across a file), or a problem.
+_RESULT = pa.schema(
+    [
+        ("UserId", pa.string()),
+        ("is_fake_probability", pa.float64()),
+        ("events", pa.int64()),
+        ("_src", pa.int32()),
+        ("_file", pa.string()),
+        ("_block", pa.int64()),
+        ("_row", pa.int64()),
+        ("_ts_kind", pa.string()),
+        ("_problem", pa.string()),
+    ]
 )
+_SPARK_TYPES = {
+    pa.string(): "string",
+    pa.float64(): "double",
+    pa.int64(): "long",
+    pa.int32(): "int",
+}
+_RESULT_DDL = ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in _RESULT)
+_TIMESTAMPS = "timestamps: "
 _EPOCH_UNIT = re.compile(r"epoch (\w+), not seconds")
 # Unicode whitespace at either end, as pyarrow's utf8_trim_whitespace (the local reader).
 _PADDING = r"(?U)^\s+|\s+$"
@@ -180,10 +199,13 @@ def _bucket_scorer(pipeline: Any, vocabulary: Any) -> Any:
             log = read_table(table.select(columns), "the log")
             if vocabulary.timestamps and log.timestamps is None:
                 why = next((w for w in log.report.warnings if w.startswith("Timestamp")), "")
-                raise FakeusersError(why.split(": ", 2)[-1] or "no Timestamp column")
+                # the line numbers in it count within the bucket: keep only what is wrong
+                raise FakeusersError(_TIMESTAMPS + (why.split(": ", 2)[-1] or "none"))
             X = featurize(log, vocabulary)
         except FakeusersError as exc:
-            return pa.table({"_problem": [str(exc)]})
+            problem = {f.name: pa.nulls(1, f.type) for f in _RESULT}
+            problem["_problem"] = pa.array([str(exc)])
+            return pa.table(problem, schema=_RESULT)
         p = pipeline.predict_proba(X)[:, 1].astype(np.float64)
         first = pc.index_in(pa.array(log.user_ids, pa.string()), value_set=table["UserId"])
         first = pc.fill_null(first, 0)
@@ -207,7 +229,7 @@ def _bucket_scorer(pipeline: Any, vocabulary: Any) -> Any:
             out[c] = table[c].take(first)
         out["_ts_kind"] = [ts_kind] * log.n_users
         out["_problem"] = pa.nulls(log.n_users, pa.string())
-        return pa.table(out)
+        return pa.table(out, schema=_RESULT)
 
     return score
 
@@ -264,12 +286,15 @@ def spark_probabilities(
     bucket = F.pmod(F.xxhash64("UserId"), F.lit(n)).alias("_bucket")
     with _quiet_pandas_warning():
         scored = rows.groupBy(bucket).applyInArrow(
-            _bucket_scorer(model.pipeline, vocabulary), _RESULT_SCHEMA
+            _bucket_scorer(model.pipeline, vocabulary), _RESULT_DDL
         )
         table = scored.toArrow()
     problems = table.filter(pc.is_valid(table["_problem"]))
     if problems.num_rows:
-        raise FakeusersError(_no_timestamps(inputs, problems["_problem"][0].as_py()))
+        problem = problems["_problem"][0].as_py()
+        if problem.startswith(_TIMESTAMPS):
+            raise FakeusersError(_no_timestamps(inputs, problem.removeprefix(_TIMESTAMPS)))
+        raise FakeusersError(f"{', '.join(inputs)}: {problem}")
     if table.num_rows == 0:
         raise FakeusersError(
             f"{', '.join(inputs)}: no usable rows. Each row needs a UserId, an Event and a "

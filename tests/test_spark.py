@@ -175,6 +175,14 @@ def test_unusable_inputs_are_refused_clearly(spark, store: ModelStore, tmp_path:
     no_times.write_bytes(csv_bytes(2_000, seed=3, timestamps=False))
     with pytest.raises(FakeusersError, match="--ignore-timestamps"):
         spark_probabilities(spark, [str(no_times)], model)
+    bad_time = tmp_path / "bad-time.csv"
+    bad_time.write_text(
+        "UserId,Event,Category,Timestamp\n"
+        + "".join(f"u{i % 40},click_ad,Motor,2026-11-24T10:00:{i % 60:02d}Z\n" for i in range(200))
+        + "u3,send_sms,Jobs,yesterday\n"
+    )
+    with pytest.raises(FakeusersError, match=r"Timestamp column cannot be used \(.*yesterday"):
+        spark_probabilities(spark, [str(bad_time)], model)
     no_user = tmp_path / "no-user.csv"
     no_user.write_text("Event,Category\nclick_ad,Motor\n")
     with pytest.raises(FakeusersError, match="'UserId'"):
