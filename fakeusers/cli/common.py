@@ -68,6 +68,8 @@ def split_output(paths: Sequence[str], *, parquet: bool = False) -> tuple[list[s
             return inputs, output
     elif not name.endswith(".csv"):
         also = " or .parquet (a folder)" if parquet else ""
+        if name.endswith(".parquet") and not parquet:
+            also = " (a .parquet folder is written with --engine spark)"
         raise FakeusersError(
             f"The last argument, {output}, is the output file and must end in .csv{also} "
             "(python -m fakeusers predict IN.csv OUT.csv)."
