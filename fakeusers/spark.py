@@ -32,12 +32,14 @@ out-of-fold probabilities of the model's own training log, and the applicability
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from functools import reduce
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -138,6 +140,42 @@ def spark_session(master: str | None = None) -> Any:
         builder = builder.master(master)
     with _quiet_pandas_warning():
         return builder.getOrCreate()
+
+
+@functools.cache
+def _package_zip() -> str | None:
+    """This ``fakeusers`` package as a zip, for Python workers that do not have it; None
+    when it is imported from a zip already (``spark-submit --py-files``, shipped by Spark)."""
+    import atexit
+    import shutil
+    import tempfile
+    import zipfile
+
+    import fakeusers
+
+    root = Path(fakeusers.__file__).parent
+    if not root.is_dir():
+        return None
+    folder = tempfile.mkdtemp(prefix="fakeusers-spark-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "fakeusers.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for source in sorted(root.rglob("*.py")):
+            bundle.write(source, source.relative_to(root.parent))
+    return str(path)
+
+
+_SHIPPED: set[str] = set()
+
+
+def _ship_package(spark: Any) -> None:
+    """Make the workers import the driver's ``fakeusers`` (the model's classes and the
+    feature code), whatever their working folder or their path: once per Spark application."""
+    context = spark.sparkContext
+    bundle = _package_zip()
+    if bundle is not None and context.applicationId not in _SHIPPED:
+        context.addPyFile(bundle)
+        _SHIPPED.add(context.applicationId)
 
 
 def _input_frame(spark: Any, path: str, index: int, timestamps: bool) -> Any:
@@ -272,6 +310,7 @@ def spark_probabilities(
 
     if not inputs:
         raise FakeusersError("No log given. Pass one or more CSV or Parquet paths.")
+    _ship_package(spark)
     vocabulary = model.vocabulary
     frames = [
         _input_frame(spark, str(path), i, vocabulary.timestamps) for i, path in enumerate(inputs)
