@@ -138,8 +138,17 @@ def spark_session(master: str | None = None) -> Any:
     )
     if master is not None:
         builder = builder.master(master)
-    with _quiet_pandas_warning():
-        return builder.getOrCreate()
+    from pyspark.errors import PySparkRuntimeError
+
+    try:
+        with _quiet_pandas_warning():
+            return builder.getOrCreate()
+    except PySparkRuntimeError as exc:
+        reason = str(exc).splitlines()[0]
+        raise FakeusersError(
+            f"Spark did not start ({reason}). It needs Java 17: install it, or set JAVA_HOME "
+            "to it; with --spark-master, check that the master URL answers."
+        ) from None
 
 
 @functools.cache

@@ -263,3 +263,18 @@ def test_without_pyspark_the_cli_says_how_to_install_it(tmp_path: Path) -> None:
 def test_spark_options_need_the_spark_engine(tmp_path: Path) -> None:
     result = run_cli("predict", str(DEMO), str(tmp_path / "out.csv"), "--spark-master", "local[2]")
     assert_clean_error(result, "--engine spark")
+
+
+def test_without_java_the_cli_says_what_spark_needs(store: ModelStore, tmp_path: Path) -> None:
+    result = run_cli(
+        "predict",
+        str(DEMO),
+        str(tmp_path / "out.csv"),
+        "--models-dir",
+        str(store.root),
+        "--engine",
+        "spark",
+        env={"JAVA_HOME": str(tmp_path / "no-java"), "PYSPARK_PYTHON": sys.executable},
+    )
+    assert_clean_error(result, "Spark did not start", "Java 17")
+    assert not (tmp_path / "out.csv").exists()
