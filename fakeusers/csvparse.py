@@ -22,7 +22,7 @@ from fakeusers.errors import FakeusersError
 from fakeusers.quoting import EXAMPLES, shown
 from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS, OPTIONAL, REQUIRED
 
-__all__ = ["ParsedFile", "parse_csv"]
+__all__ = ["ParsedFile", "header_columns", "parse_csv"]
 
 _BLOCK_SIZE = 16 << 20  # a field of several MB must fit in one parsing block
 _SNIFF_BYTES = 64 << 10
@@ -93,6 +93,22 @@ def parse_csv(name: str, data: bytes) -> ParsedFile:
     renamed = {f"c{positions[c]}": c for c in positions}
     table = table.rename_columns([renamed[c] for c in table.column_names])
     return ParsedFile(table, extra, len(bad_rows), warnings)
+
+
+def header_columns(name: str, head: bytes) -> tuple[dict[str, int], str, str]:
+    """Where each known column is in a file's first line, its delimiter and its encoding.
+
+    For readers that parse the rows themselves (Spark): the same header rules as
+    :func:`parse_csv`, from the file's first bytes only.
+
+    Raises
+    ------
+    FakeusersError
+        A required column missing or a column named twice, with a guess at why.
+    """
+    fields, delimiter, encoding = _header(name, head)
+    positions, _ = _column_positions(name, fields)
+    return positions, delimiter, encoding
 
 
 def _refuse_non_csv(name: str, data: bytes) -> None:

@@ -58,6 +58,7 @@ __all__ = [
     "Source",
     "gunzip",
     "read_logs",
+    "read_table",
 ]
 
 # What a spreadsheet writes for a long number: a one-digit mantissa, then a decimal separator
@@ -314,6 +315,29 @@ def read_logs(
     tables = [_read_file(source, report) for source in sources]
     tables = _shared_columns(tables, report)
     return _encode(tables, report)
+
+
+def read_table(table: pa.Table, name: str) -> Log:
+    """A log from string columns parsed elsewhere, cleaned as :func:`read_logs` cleans a file.
+
+    The Spark engine (:mod:`fakeusers.spark`) calls it on each bucket of users, so that
+    trimming, dropped rows and timestamps follow the same rules as a file read here.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        String columns ``UserId``, ``Event``, ``Category`` and optionally ``Fake`` and
+        ``Timestamp``, rows in log order.
+    name : str
+        What messages call the rows.
+
+    Raises
+    ------
+    FakeusersError
+        As :func:`read_logs`, for example when no usable row is left.
+    """
+    report = LoadReport(files=[name], file_rows=[table.num_rows])
+    return _encode([table], report)
 
 
 def _read_file(source: Source, report: LoadReport) -> pa.Table:

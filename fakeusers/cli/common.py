@@ -53,16 +53,25 @@ def progress_if_large(paths: Sequence[str], message: str) -> None:
         progress(message)
 
 
-def split_output(paths: Sequence[str]) -> tuple[list[str], Path]:
+def split_output(paths: Sequence[str], *, parquet: bool = False) -> tuple[list[str], Path]:
+    """The input logs and the output file; with ``parquet``, the output may also be a
+    ``.parquet`` folder, a URL (the Spark engine writes it) unless it is a local path."""
     if len(paths) < 2:
         raise FakeusersError(
             "predict needs one or more input logs and then the output file: "
             "python -m fakeusers predict IN.csv OUT.csv"
         )
     inputs, output = list(paths[:-1]), Path(paths[-1])
-    if not output.name.lower().endswith(".csv"):
+    name = output.name.lower()
+    if parquet and name.endswith(".parquet"):
+        if "://" in paths[-1]:
+            return inputs, output
+    elif not name.endswith(".csv"):
+        also = " or .parquet (a folder)" if parquet else ""
+        if name.endswith(".parquet") and not parquet:
+            also = " (a .parquet folder is written with --engine spark)"
         raise FakeusersError(
-            f"The last argument, {output}, is the output file and must end in .csv "
+            f"The last argument, {output}, is the output file and must end in .csv{also} "
             "(python -m fakeusers predict IN.csv OUT.csv)."
         )
     for i in inputs:

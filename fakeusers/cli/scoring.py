@@ -22,28 +22,16 @@ from fakeusers.cli.common import (
     sha256_of,
     split_output,
 )
+from fakeusers.errors import FakeusersError
 
 
 def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
     """Read, load and score through the one scoring path; say what the reader must know."""
     from fakeusers.scoring import score_sources
 
-    store = open_store(args)
-    if args.model is None:
-        name, version = store.default()
-        progress(
-            f"Using model '{name}@{version}', the default in {store.root} (choose one with "
-            "--model NAME[@VERSION])."
-        )
+    store = _store_saying_model(args)
     progress_if_large(inputs, f"Reading {', '.join(inputs)} ...")
-    verdicts, db = {}, None
-    if rule is not None and not args.no_verdicts:
-        from fakeusers.verdicts import held_verdicts
-
-        db = open_database(args)
-        verdicts, problem = held_verdicts(db)
-        if problem:
-            progress(f"warning: {problem}")
+    verdicts, db = _verdicts(args, rule)
     scored = score_sources(
         inputs,
         store=store,
@@ -52,6 +40,7 @@ def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
         verdicts=verdicts,
         overlaps=args.overlaps,
     )
+    _say_verdicts_missing(scored, db)
     for warning in scored.log.report.warnings:
         progress(f"Warning: {warning}")
     for note in scored.notes():
@@ -59,6 +48,36 @@ def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
     warning = scored.applicability.warning()
     if warning is not None:
         progress(f"warning: {warning}")
+    return scored
+
+
+def _store_saying_model(args: argparse.Namespace):
+    """The model store, having said which model scores when none was chosen."""
+    store = open_store(args)
+    if args.model is None:
+        name, version = store.default()
+        progress(
+            f"Using model '{name}@{version}', the default in {store.root} (choose one with "
+            "--model NAME[@VERSION])."
+        )
+    return store
+
+
+def _verdicts(args: argparse.Namespace, rule):
+    """The analysts' verdicts that apply (with a rule, unless --no-verdicts), and the
+    database they come from (None when not looked up)."""
+    if rule is None or args.no_verdicts:
+        return {}, None
+    from fakeusers.verdicts import held_verdicts
+
+    db = open_database(args)
+    verdicts, problem = held_verdicts(db)
+    if problem:
+        progress(f"warning: {problem}")
+    return verdicts, db
+
+
+def _say_verdicts_missing(scored, db) -> None:
     if db is not None and scored.verdicts is None:
         # Say where verdicts were looked for: a review database elsewhere is easy to miss.
         where = "holds no verdict about these users" if db.exists() else "does not exist"
@@ -66,6 +85,35 @@ def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
             f"No analysts' verdicts applied: the review database {db.shown} {where} (another "
             "one: --db-url or FAKEUSERS_DB_URL)."
         )
+
+
+def _score_spark(args: argparse.Namespace, inputs: Sequence[str], rule):
+    """Score on Apache Spark (fakeusers.spark): the same features, model and decision."""
+    from fakeusers import spark
+
+    spark.require_pyspark()
+    if args.reasons:
+        raise FakeusersError(
+            "--reasons is not available with --engine spark; leave it out, or score on this "
+            "machine (without --engine spark) for reasons."
+        )
+    store = _store_saying_model(args)
+    verdicts, db = _verdicts(args, rule)
+    if len(inputs) > 1 and args.overlaps == "keep_one":
+        progress(
+            "Note: the Spark engine does not look for users repeated whole in two logs "
+            "(overlapping exports): their events count twice, as with --overlaps keep_all."
+        )
+    progress(f"Scoring {', '.join(inputs)} on Spark ...")
+    scored = spark.score_spark(
+        inputs,
+        store=store,
+        model=args.model,
+        rule=rule,
+        verdicts=verdicts,
+        master=args.spark_master,
+    )
+    _say_verdicts_missing(scored, db)
     return scored
 
 
@@ -143,8 +191,11 @@ def _compare(store, current, ref: str, log, verdicts) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     rule = rule_from(args)
-    inputs, output = split_output(args.paths)
-    scored = _score(args, inputs, rule)
+    on_spark = args.engine == "spark"
+    if args.spark_master is not None and not on_spark:
+        raise FakeusersError("--spark-master goes with --engine spark.")
+    inputs, output = split_output(args.paths, parquet=on_spark)
+    scored = (_score_spark if on_spark else _score)(args, inputs, rule)
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -173,6 +224,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for r, name in enumerate(REASON_COLUMNS):
             columns[name] = [rs[r].text if r < len(rs) else "" for rs in reasons]
     table = pa.table(columns)
+    parquet = output.name.lower().endswith(".parquet")
+    if parquet:
+        from fakeusers.spark import write_parquet
+
+        # the path as given: Path() would fold the // of an hdfs:// or s3a:// URL
+        write_parquet(table, args.paths[-1])
     # IDs stay exactly as read (no spreadsheet neutralisation: this file is for machines);
     # quote them only when a delimiter, quote or line break in an ID requires it. Reasons
     # never start with a formula character (fakeusers.reasons.value_words) but hold commas.
@@ -187,8 +244,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         fh.write((",".join(table.column_names) + "\n").encode())
         pacsv.write_csv(table, fh, write_options=options)
 
-    write_atomic(output, write)
-    print(f"{summary}. Wrote {output}.")
+    if not parquet:
+        write_atomic(output, write)
+    print(f"{summary}. Wrote {args.paths[-1] if parquet else output}.")
     if scored.decision is not None:
         audit(
             args,
@@ -198,7 +256,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             cost_fn=rule.cost_fn,
             threshold=scored.decision.threshold,
             count=scored.decision.n_flagged,
-            sha256=sha256_of(output),
+            sha256=None if parquet else sha256_of(output),
             detail=f"predict wrote {output.name}: {rule.describe()}",
         )
     return 0
@@ -320,9 +378,23 @@ def _scoring_parsers(sub, common: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="FILE",
         help="one or more input logs (.csv, .csv.gz, .parquet, or a folder of .parquet files), "
-        "then the output file (.csv)",
+        "then the output file (.csv); with --engine spark, inputs Spark reads (paths or URLs; "
+        ".parquet for Parquet) and a .csv file or a .parquet folder",
     )
     _decision_options(p)
+    p.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="where to compute: on this machine (local, the default) or on Apache Spark "
+        "(needs: pip install -r requirements-spark.txt)",
+    )
+    p.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="with --engine spark: the Spark master (local[4], spark://host:7077, yarn; "
+        "default: spark-submit's, else local[*])",
+    )
     p.add_argument(
         "--reasons",
         action="store_true",
