@@ -26,8 +26,9 @@ from fakeusers.cli.common import (
 
 def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
     """Read, load and score through the one scoring path; say what the reader must know."""
-    from fakeusers.scoring import score_sources
+    from fakeusers.partitioned import memory_budget, score_within
 
+    budget = memory_budget(args.max_memory)
     store = open_store(args)
     if args.model is None:
         name, version = store.default()
@@ -44,13 +45,16 @@ def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
         verdicts, problem = held_verdicts(db)
         if problem:
             progress(f"warning: {problem}")
-    scored = score_sources(
+    scored = score_within(
         inputs,
+        budget=budget,
         store=store,
         model=args.model,
         rule=rule,
         verdicts=verdicts,
         overlaps=args.overlaps,
+        reasons=getattr(args, "reasons", False),
+        progress=progress,
     )
     for warning in scored.log.report.warnings:
         progress(f"Warning: {warning}")
@@ -300,6 +304,13 @@ def _decision_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ignore analysts' verdicts (by default, with a rule, confirmed fakes are always "
         "flagged and cleared users never)",
+    )
+    p.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="keep memory near SIZE (700MB, 4GB): a log too large for it is scored in "
+        "partitions of users through temporary files, with the same result (default: half "
+        "of the memory available)",
     )
 
 
