@@ -602,7 +602,6 @@ class _Part:
 
     user_ids: np.ndarray
     first_rows: np.ndarray
-    p: np.ndarray
     labels: np.ndarray | None
     n_events: np.ndarray
     features: Path
@@ -641,7 +640,7 @@ def _score_parts(
     with_reasons: bool,
 ) -> PartitionedScores:
     from fakeusers.applicability import _unseen
-    from fakeusers.models import features_and_probabilities
+    from fakeusers.features import featurize
 
     model = stored.model
     parts: list[_Part] = []
@@ -660,7 +659,7 @@ def _score_parts(
             raise
         first = _first_rows(tables, log.user_ids)
         del tables
-        X, p = features_and_probabilities(model, log)
+        X = featurize(log, model.vocabulary)
         features = spread.folder / f"features{part:04d}.arrow"
         with (
             pa.OSFile(str(features), "wb") as sink,
@@ -672,7 +671,6 @@ def _score_parts(
             _Part(
                 user_ids=log.user_ids,
                 first_rows=first,
-                p=p,
                 labels=log.labels,
                 n_events=np.bincount(log.user_codes, minlength=log.n_users),
                 features=features,
@@ -689,10 +687,11 @@ def _score_parts(
         )
     # Users in order of first appearance in the whole log.
     order = np.argsort(np.concatenate([q.first_rows for q in parts]), kind="stable")
-    part_of = np.repeat(np.arange(len(parts)), [len(q.p) for q in parts])[order]
-    local = np.concatenate([np.arange(len(q.p)) for q in parts])[order]
+    sizes = [len(q.user_ids) for q in parts]
+    part_of = np.repeat(np.arange(len(parts)), sizes)[order]
+    local = np.concatenate([np.arange(n) for n in sizes])[order]
     user_ids = np.concatenate([q.user_ids for q in parts])[order]
-    p = np.concatenate([q.p for q in parts])[order]
+    p = _probabilities(model, parts, part_of, local)
     labels = _merged_labels(parts, report.files)
     labels = None if labels is None else labels[order]
     n_events = np.concatenate([q.n_events for q in parts])[order]
@@ -721,6 +720,21 @@ def _score_parts(
         reasons_per_user=reasons,
     )
     return scored.with_verdicts(verdicts).with_rule(rule)
+
+
+def _probabilities(
+    model: Any, parts: list[_Part], part_of: np.ndarray, local: np.ndarray
+) -> np.ndarray:
+    """The users' probabilities, asking the model in the in-memory path's blocks of users
+    (:func:`fakeusers.models.probabilities`), so that they are the same to the last bit."""
+    from fakeusers.models import PREDICT_ROWS
+
+    out = np.empty(len(part_of), dtype=np.float64)
+    for start in range(0, len(part_of), PREDICT_ROWS):
+        block = slice(start, start + PREDICT_ROWS)
+        X = _read_features(parts, part_of[block], local[block])
+        out[block] = model.pipeline.predict_proba(X)[:, 1]
+    return out
 
 
 def _merge_dropped(report: LoadReport, part: LoadReport) -> None:
