@@ -26,6 +26,7 @@ import dataclasses
 import gzip
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
@@ -609,6 +610,23 @@ class _Part:
     unseen_rows: int
 
 
+def _lines_in_files(text: str, tables: list[pa.Table], spread: _Spread) -> str:
+    """``text`` with the lines it names (``FILE line N``, as the reader locates a row in the
+    tables it was given) turned from lines of a partition into lines of the file."""
+    starts = np.concatenate([[0], np.cumsum(spread.file_rows)])
+
+    def file_line(match: re.Match) -> str:
+        index = spread.names.index(match.group(1))
+        row = int(match.group(2)) - 2  # the reader's line: the header is line 1
+        if not 0 <= row < tables[index].num_rows:
+            return match.group(0)
+        number = tables[index].column(_ROW)[row].as_py()
+        return f"{match.group(1)} line {number - starts[index] + 2}"
+
+    names = "|".join(re.escape(n) for n in spread.names)
+    return re.sub(rf"({names}) line (\d+)", file_line, text)
+
+
 def _first_rows(tables: list[pa.Table], user_ids: np.ndarray) -> np.ndarray:
     """The row number in the whole log of each user's first usable row.
 
@@ -652,11 +670,12 @@ def _score_parts(
         part_report.file_rows = [t.num_rows for t in tables]
         try:
             log = _encode([t.drop_columns([_ROW]) for t in tables], part_report)
-        except FakeusersError:
-            if part_report.dropped and not part_report.rows:
+        except FakeusersError as exc:
+            if "no usable rows left" in str(exc):
                 _merge_dropped(report, part_report)  # every row of this partition dropped
                 continue
-            raise
+            raise FakeusersError(_lines_in_files(str(exc), tables, spread)) from None
+        part_report.warnings = [_lines_in_files(w, tables, spread) for w in part_report.warnings]
         first = _first_rows(tables, log.user_ids)
         del tables
         X = featurize(log, model.vocabulary)

@@ -128,9 +128,12 @@ def test_a_bad_row_in_the_middle_fails_cleanly_and_leaves_no_temporary_files(
     lines = messy_log.read_text().splitlines()
     lines[80_000] = lines[80_000].rsplit(",", 2)[0] + ",maybe," + lines[80_000].rsplit(",", 1)[1]
     bad.write_text("\n".join(lines) + "\n")
+    whole, _ = _predict(store, tmp_path, bad, "whole.csv")
     r, temp = _predict(store, tmp_path, bad, "out.csv", "--max-memory", "1MB")
     assert_clean_error(r, "Fake", "maybe")
     assert "partitions of users" in r.stderr
+    # The same message, naming the same line of the file (not a line of a partition).
+    assert r.stderr.splitlines()[-1] == whole.stderr.splitlines()[-1]
     assert list(temp.iterdir()) == []
     assert not (tmp_path / "out.csv").exists()
 
