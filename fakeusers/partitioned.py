@@ -43,6 +43,7 @@ import pyarrow.csv as pacsv
 from fakeusers.csvparse import _SNIFF_BYTES, _column_positions, _header, _no_rows, _refuse_non_csv
 from fakeusers.errors import FakeusersError
 from fakeusers.limits import format_size, parse_size
+from fakeusers.overlaps import _overlap_warning
 from fakeusers.quoting import EXAMPLES, shown
 from fakeusers.reading import LoadReport, Log, Source, _check_mangled_ids, _encode, read_logs
 from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS, OPTIONAL, REQUIRED
@@ -839,15 +840,38 @@ def _merge_reports(
     # Warnings found inside a partition (trimmed IDs, labels, timestamps, duplicates,
     # overlaps) once each; those written from counts are written again from the merged counts.
     regenerated = set()
+    trimmed = 0
     for r in parts:
         regenerated.update(_describe_warnings(r))
         regenerated.update(
             f"{count:,} rows dropped: {reason}." for reason, count in r.dropped.items()
         )
+        regenerated.update(
+            _overlap_warning(*o["files"], o["users"], o["rows"], r) for o in r.overlaps
+        )
+        for w in r.warnings:
+            found = re.match(r"([\d,]+) user IDs differ from others only by", w)
+            if found:
+                trimmed += int(found.group(1).replace(",", ""))
+                regenerated.add(w)
+    if trimmed:
+        # As the reader writes it, before every other warning of the encoding.
+        report.warnings.append(
+            f"{trimmed:,} user IDs differ from others only by spaces, tabs or line breaks "
+            f"around them and were read as the same users, e.g. {'; '.join(report.trimmed_ids)}. "
+            "If they are different users, fix the IDs in the source."
+        )
+    others = []
     for r in parts:
         for w in r.warnings:
-            if w not in regenerated and _MANGLED_WORDS not in w and w not in report.warnings:
-                report.warnings.append(w)
+            if w not in regenerated and _MANGLED_WORDS not in w and w not in others:
+                others.append(w)
+    order = {name: i for i, name in enumerate(report.files)}
+    report.overlaps.sort(key=lambda o: (order[o["files"][0]], order[o["files"][1]]))
+    report.warnings += [
+        _overlap_warning(*o["files"], o["users"], o["rows"], report) for o in report.overlaps
+    ]
+    report.warnings += others
     report.warnings += _describe_warnings(report)
     _check_mangled_ids(report, user_ids)
     for r in parts:

@@ -155,3 +155,41 @@ def test_a_bad_max_memory_value_says_what_to_write(
 ) -> None:
     r, _ = _predict(store, tmp_path, messy_log, "out.csv", f"--max-memory={value}")
     assert_clean_error(r, "--max-memory", "700MB")
+
+
+@pytest.mark.parametrize("overlaps", ["keep_one", "keep_all"])
+def test_two_overlapping_exports_give_the_in_memory_output_and_report(
+    store: Path, messy_log: Path, tmp_path: Path, overlaps: str
+) -> None:
+    lines = messy_log.read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    first, second = tmp_path / "monday.csv", tmp_path / "tuesday.csv"
+    first.write_text("\n".join([header, *rows[: len(rows) * 7 // 10]]) + "\n")
+    second.write_text("\n".join([header, *rows[len(rows) // 2 :]]) + "\n")
+    extra = ["--overlaps", overlaps]
+    whole = run_cli(
+        "predict",
+        str(first),
+        str(second),
+        str(tmp_path / "whole.csv"),
+        "--models-dir",
+        str(store),
+        "--no-verdicts",
+        *extra,
+    )
+    parted = run_cli(
+        "predict",
+        str(first),
+        str(second),
+        str(tmp_path / "parts.csv"),
+        "--models-dir",
+        str(store),
+        "--no-verdicts",
+        *extra,
+        "--max-memory",
+        "1MB",
+    )
+    assert whole.returncode == parted.returncode == 0, parted.stderr
+    assert "overlap" in whole.stderr  # the overlap was found, and said
+    assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert _report(parted.stderr) == _report(whole.stderr)
