@@ -304,6 +304,9 @@ class _Spread:
         self.warnings: list[str] = []
         self.skipped = 0
         self.next_row = 0
+        # The file being streamed: the first rows skipped (their text) and how many.
+        self.bad_rows: list[str] = []
+        self.n_bad = 0
 
     def path(self, part: int, file: int) -> Path:
         return self.folder / f"part{part:04d}-file{file:04d}.arrow"
@@ -328,7 +331,6 @@ class _Spread:
             warnings.append(f"{name} uses {named} as the delimiter; read it that way.")
         attempt = (encoding, False)
         while True:
-            bad_rows: list[str] = []
             try:
                 rows = self._stream(index, open_stream, fields, positions, delimiter, attempt)
             except _Redo as redo:
@@ -384,7 +386,7 @@ class _Spread:
     ) -> int:
         """Spread one file's rows over the partitions; the number of rows read."""
         encoding, newlines_in_values = attempt
-        self.bad_rows: list[str] = []
+        self.bad_rows = []
         self.n_bad = 0
 
         def skip_row(row: pacsv.InvalidRow) -> str:
