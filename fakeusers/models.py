@@ -351,4 +351,20 @@ def features_and_probabilities(model: TrainedModel, log: Log) -> tuple[pd.DataFr
     The features are what :mod:`fakeusers.applicability` compares with the training data.
     """
     X = featurize(log, model.vocabulary)
-    return X, model.pipeline.predict_proba(X)[:, 1].astype(np.float64)
+    return X, probabilities(model, X)
+
+
+#: Users per call to the model: a user's probability must not depend on how many users are
+#: scored with it (BLAS computes the last rows of a call another way), so that a log scored in
+#: partitions (:mod:`fakeusers.partitioned`) gets the in-memory probabilities to the last bit.
+PREDICT_ROWS = 65536
+
+
+def probabilities(model: TrainedModel, X: pd.DataFrame) -> np.ndarray:
+    """The probability that each user (row of ``X``) is fake, in blocks of
+    :data:`PREDICT_ROWS` users counted from the first."""
+    blocks = [
+        model.pipeline.predict_proba(X.iloc[i : i + PREDICT_ROWS])[:, 1]
+        for i in range(0, len(X), PREDICT_ROWS)
+    ]
+    return np.concatenate(blocks).astype(np.float64) if blocks else np.zeros(0)

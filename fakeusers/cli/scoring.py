@@ -27,18 +27,22 @@ from fakeusers.errors import FakeusersError
 
 def _score(args: argparse.Namespace, inputs: Sequence[str], rule):
     """Read, load and score through the one scoring path; say what the reader must know."""
-    from fakeusers.scoring import score_sources
+    from fakeusers.partitioned import memory_budget, score_within
 
+    budget = memory_budget(args.max_memory)
     store = _store_saying_model(args)
     progress_if_large(inputs, f"Reading {', '.join(inputs)} ...")
     verdicts, db = _verdicts(args, rule)
-    scored = score_sources(
+    scored = score_within(
         inputs,
+        budget=budget,
         store=store,
         model=args.model,
         rule=rule,
         verdicts=verdicts,
         overlaps=args.overlaps,
+        reasons=getattr(args, "reasons", False),
+        progress=progress,
     )
     _say_verdicts_missing(scored, db)
     for warning in scored.log.report.warnings:
@@ -363,6 +367,13 @@ def _decision_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ignore analysts' verdicts (by default, with a rule, confirmed fakes are always "
         "flagged and cleared users never)",
+    )
+    p.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="keep memory near SIZE (700MB, 4GB): a log too large for it is scored in "
+        "partitions of users through temporary files, with the same result (default: half "
+        "of the memory available)",
     )
 
 
