@@ -440,6 +440,9 @@ def _encode_column(column: pa.ChunkedArray) -> tuple[_Column, _Merged]:
     Values are stripped on the dictionary, so padding costs nothing per row; values that
     become equal after stripping are merged.
     """
+    numeric = _canonical_integers(column)
+    if numeric is not None:
+        return numeric, _Merged()
     encoded = column.dictionary_encode().combine_chunks()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     stripped = pc.utf8_trim_whitespace(encoded.dictionary)
@@ -458,6 +461,37 @@ def _encode_column(column: pa.ChunkedArray) -> tuple[_Column, _Merged]:
         examples.append(" = ".join(repr(f) for f in forms))
     merged = _Merged(int(counts[shared].sum() - shared.size), tuple(examples))
     return _Column(remap[codes], values), merged
+
+
+def _canonical_integers(column: pa.ChunkedArray) -> _Column | None:
+    """The column encoded as :func:`_encode_column` would, when every value is a whole
+    number written the canonical way (digits only, no leading zero); else None.
+
+    Hashing 64-bit integers is about three times faster than hashing their text, and
+    numeric user IDs are the common case. Each value is its number's only canonical
+    spelling, so encoding the numbers and writing the distinct ones back as text gives the
+    same codes and values as encoding the text.
+    """
+    if len(column) == 0 or column.null_count or not pc.all(pc.ascii_is_decimal(column)).as_py():
+        return None
+    try:
+        numbers = pc.cast(column, pa.int64())
+    except pa.ArrowInvalid:  # more than 18 digits
+        return None
+    encoded = numbers.dictionary_encode().combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    # A string of digits is never shorter than its number's canonical spelling, and longer
+    # only with leading zeros ("007"): equal total lengths mean none has any.
+    digits = np.searchsorted(_POWERS_OF_TEN, distinct, side="right") + 1
+    written = int(np.bincount(codes, minlength=len(distinct)) @ digits)
+    if written != pc.sum(pc.binary_length(column)).as_py():
+        return None
+    values = np.asarray(pc.cast(encoded.dictionary, pa.string()).to_pylist(), dtype=object)
+    return _Column(codes, values)
+
+
+_POWERS_OF_TEN = 10 ** np.arange(1, 19, dtype=np.int64)
 
 
 def _usable_rows(encoded: dict[str, _Column], report: LoadReport) -> np.ndarray:
