@@ -353,7 +353,7 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
     rows not kept are dropped, the codes renumbered to the values left, the users labelled
     and the report completed.
     """
-    table = pa.concat_tables(tables)
+    table = pa.concat_tables(_same_types(tables))
     tables.clear()
     encoded, merged = _dictionary_encode(table)
     ids = merged["UserId"]
@@ -423,6 +423,23 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
     )
 
 
+def _same_types(tables: list[pa.Table]) -> list[pa.Table]:
+    """The tables with each column of one type, so that they can be concatenated: a column
+    dictionary-encoded in one file and plain text in another becomes text in all."""
+    if len({t.schema for t in tables}) == 1:
+        return tables
+    text = {f.name for t in tables for f in t.schema if not pa.types.is_dictionary(f.type)}
+    return [
+        pa.table(
+            {
+                c: pc.cast(t.column(c), pa.string()) if c in text else t.column(c)
+                for c in t.column_names
+            }
+        )
+        for t in tables
+    ]
+
+
 def _dictionary_encode(table: pa.Table) -> tuple[dict[str, _Column], dict[str, _Merged]]:
     """The required columns, and ``Fake`` when present, dictionary-encoded; and what
     trimming merged in each."""
@@ -472,7 +489,12 @@ def _canonical_integers(column: pa.ChunkedArray) -> _Column | None:
     spelling, so encoding the numbers and writing the distinct ones back as text gives the
     same codes and values as encoding the text.
     """
-    if len(column) == 0 or column.null_count or not pc.all(pc.ascii_is_decimal(column)).as_py():
+    if (
+        not pa.types.is_string(column.type)  # dictionary-encoded already: few values
+        or len(column) == 0
+        or column.null_count
+        or not pc.all(pc.ascii_is_decimal(column)).as_py()
+    ):
         return None
     try:
         numbers = pc.cast(column, pa.int64())

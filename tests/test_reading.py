@@ -550,3 +550,20 @@ def test_ids_made_of_digits_read_as_text_would(ids):
     log = read_text("UserId,Event,Category\n" + rows)
     assert log.user_ids.tolist() == list(dict.fromkeys(ids))
     assert log.user_ids[log.user_codes].tolist() == ids
+
+
+def test_files_parsed_to_different_column_types_are_read_together():
+    # The CSV parser dictionary-encodes Event, Category and Fake; a reader that hands
+    # over plain text for them (another format) must combine with it.
+    import pyarrow as pa
+
+    from fakeusers.reading import LoadReport, _encode, _read_file
+
+    report = LoadReport(files=[])
+    parsed = _read_file(("a.csv", CLEAN.encode()), report)
+    plain = pa.table({c: parsed.column(c).cast(pa.string()) for c in parsed.column_names})
+    report.files.append("b.parquet")
+    report.file_rows.append(plain.num_rows)
+    log = _encode([parsed, plain], report)
+    assert content(log) == content(read_text(CLEAN)), "the second file repeats the first"
+    assert log.report.overlaps == [{"files": ["a.csv", "b.parquet"], "users": 3, "rows": 5}]
