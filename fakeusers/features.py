@@ -14,13 +14,15 @@ pandas ``groupby().apply`` version.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from pandas._libs.algos import groupsort_indexer
 
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, Log
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["OTHER", "Vocabulary", "featurize", "group_by_user"]
 
@@ -104,6 +106,8 @@ def group_by_user(user_codes: np.ndarray, n_users: int) -> np.ndarray:
     """
     # pandas' groupsort_indexer is that counting sort, in Cython (pandas is pinned: a
     # change of this internal fails tests/test_features.py, not silently).
+    from pandas._libs.algos import groupsort_indexer
+
     order, _ = groupsort_indexer(np.asarray(user_codes, dtype=np.intp), n_users)
     return order
 
@@ -221,6 +225,10 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
 
     if vocab.timestamps:
         columns.update(_time_features(u, log.timestamps, totals, n_users))
+
+    # pandas is imported here, not with the module: the command line reads a log while the
+    # model (and pandas with it) loads on another thread, and reading needs no pandas.
+    import pandas as pd
 
     frame = pd.DataFrame(columns, index=pd.Index(log.user_ids, name="UserId"))
     return frame[vocab.feature_names()]
