@@ -524,15 +524,16 @@ def _usable_rows(encoded: dict[str, _Column], report: LoadReport) -> np.ndarray:
     """
     users, events = encoded["UserId"], encoded["Event"]
     keep = np.ones(len(users.codes), dtype=bool)
-    is_header_user = np.array([v.lower() == "userid" for v in users.values])
+    # A header line has both: look among the many user IDs only when an event is "Event".
     is_header_event = np.array([v.lower() == "event" for v in events.values])
-    if is_header_user.any():
+    if is_header_event.any():
+        is_header_user = np.array([v.lower() == "userid" for v in users.values])
         repeated = is_header_user[users.codes] & is_header_event[events.codes]
         _drop(report, "repeated header line", int(repeated.sum()))
         keep &= ~repeated
     for col in REQUIRED:
         codes, values = encoded[col]
-        empty = np.array([v == "" for v in values])
+        empty = values == ""
         if empty.any():
             rows = empty[codes] & keep
             _drop(report, f"empty {col}", int(rows.sum()))
