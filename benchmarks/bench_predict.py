@@ -11,7 +11,7 @@ Prints:
    checked to agree: ours (pyarrow's parser, numpy features) against DuckDB SQL and Polars
    (``scan_csv`` then ``group_by().agg()``; when installed).
 
-Run: ``python benchmarks/bench_predict.py [--events 10000000] [--small 1000000]``.
+Run: ``python benchmarks/bench_predict.py [--events 10000000] [--small 1000000] [--sections 123]``.
 Files go to ``benchmarks/out/`` (ignored by git).
 """
 
@@ -226,6 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--small", type=int, default=1_000_000)
+    parser.add_argument("--sections", default="123", help="which sections to run, e.g. 1 or 13")
     args = parser.parse_args()
 
     import pandas as pd
@@ -254,66 +255,83 @@ def main() -> None:
         model = train(read_logs(train_file), "logistic")
         store.save("bench", model, replace=True)
 
-    size_mb = big.stat().st_size / 1e6
-    print(f"\n1) predict vs bare pyarrow.csv.read_csv, {args.events:,} events ({size_mb:,.0f} MB)")
-    bare_code = "import sys, pyarrow.csv as c; c.read_csv(sys.argv[1])"
-    pred_out = OUT / "predictions.csv"
-    predict = [sys.executable, "-m", "fakeusers", "predict", str(big), str(pred_out)]
-    (bare_t, bare_mem, bare_cpu), (pred_t, pred_mem, pred_cpu) = median_runs(
-        [
-            ([sys.executable, "-c", bare_code, str(big)], None),
-            (
-                [*predict, "--model", "bench"],
-                {"FAKEUSERS_MODELS_DIR": str(store_dir), "PYTHONPATH": str(ROOT)},
-            ),
-        ]
-    )
-    with open(pred_out) as fh:
-        users = sum(1 for _ in fh) - 1
-    print(f"   bare read_csv   {bare_t:6.2f} s   CPU {bare_cpu:6.2f} s   peak {bare_mem:7,.0f} MB")
-    print(
-        f"   predict         {pred_t:6.2f} s   CPU {pred_cpu:6.2f} s   peak {pred_mem:7,.0f} MB"
-        f"   ({users:,} users)"
-    )
-    print(f"   ratio predict / bare read = {pred_t / bare_t:.2f}  (target <= 2.0, never above 3.0)")
-    print(f"   ratio of their CPU times  = {pred_cpu / bare_cpu:.2f}")
-    print(f"   predict peak memory = {pred_mem / 1024:.2f} GB  (target <= 2 GB)")
+    if "1" in args.sections:
+        size_mb = big.stat().st_size / 1e6
+        print(
+            f"\n1) predict vs bare pyarrow.csv.read_csv, {args.events:,} events ({size_mb:,.0f} MB)"
+        )
+        bare_code = "import sys, pyarrow.csv as c; c.read_csv(sys.argv[1])"
+        pred_out = OUT / "predictions.csv"
+        predict = [sys.executable, "-m", "fakeusers", "predict", str(big), str(pred_out)]
+        (bare_t, bare_mem, bare_cpu), (pred_t, pred_mem, pred_cpu) = median_runs(
+            [
+                ([sys.executable, "-c", bare_code, str(big)], None),
+                (
+                    [*predict, "--model", "bench"],
+                    {"FAKEUSERS_MODELS_DIR": str(store_dir), "PYTHONPATH": str(ROOT)},
+                ),
+            ]
+        )
+        with open(pred_out) as fh:
+            users = sum(1 for _ in fh) - 1
+        print(
+            f"   bare read_csv   {bare_t:6.2f} s   CPU {bare_cpu:6.2f} s   peak {bare_mem:7,.0f} MB"
+        )
+        print(
+            f"   predict         {pred_t:6.2f} s   CPU {pred_cpu:6.2f} s   peak {pred_mem:7,.0f} MB"
+            f"   ({users:,} users)"
+        )
+        ratio = pred_t / bare_t
+        print(f"   ratio predict / bare read = {ratio:.2f}  (target <= 2.0, never above 3.0)")
+        print(f"   ratio of their CPU times  = {pred_cpu / bare_cpu:.2f}")
+        print(f"   predict peak memory = {pred_mem / 1024:.2f} GB  (target <= 2 GB)")
 
-    print(f"\n2) features on {args.small:,} events: ours vs naive pandas vs DuckDB SQL")
-    ours_t, ours_df = best_of(ours, small)
-    start = time.perf_counter()
-    naive_df = naive_features(pd.read_csv(small, dtype=str))
-    naive_t = time.perf_counter() - start
-    duck_t, duck_df = best_of(duckdb_features, small)
-    for col in ("n_events", "event_switches", "longest_event_run", "event_entropy"):
-        a = ours_df[col].sort_index()
-        for name, other in (("naive", naive_df[col]), ("duckdb", duck_df.set_index("UserId")[col])):
-            b = other.sort_index().astype(float)
-            assert all(math.isclose(x, y, abs_tol=1e-9) for x, y in zip(a, b, strict=True)), (
-                name,
-                col,
+    if "2" in args.sections:
+        print(f"\n2) features on {args.small:,} events: ours vs naive pandas vs DuckDB SQL")
+        ours_t, ours_df = best_of(ours, small)
+        start = time.perf_counter()
+        naive_df = naive_features(pd.read_csv(small, dtype=str))
+        naive_t = time.perf_counter() - start
+        duck_t, duck_df = best_of(duckdb_features, small)
+        for col in ("n_events", "event_switches", "longest_event_run", "event_entropy"):
+            a = ours_df[col].sort_index()
+            for name, other in (
+                ("naive", naive_df[col]),
+                ("duckdb", duck_df.set_index("UserId")[col]),
+            ):
+                b = other.sort_index().astype(float)
+                assert all(math.isclose(x, y, abs_tol=1e-9) for x, y in zip(a, b, strict=True)), (
+                    name,
+                    col,
+                )
+        print("   (all three agree on n_events, event_switches, longest_event_run, event_entropy)")
+        print(f"   ours (read + featurize)  {ours_t:7.2f} s")
+        print(f"   naive pandas apply       {naive_t:7.2f} s   speed-up x{naive_t / ours_t:,.0f}")
+        print(
+            f"   DuckDB SQL               {duck_t:7.2f} s   ours is x{duck_t / ours_t:.1f} faster"
+        )
+
+    if "3" in args.sections:
+        print(f"\n3) fused read-and-aggregate, CSV file to features, {args.events:,} events")
+        engines = {"ours (pyarrow + numpy)": ours, "DuckDB SQL": duckdb_features}
+        try:
+            import polars
+        except ImportError:
+            print("   (Polars is not installed: pip install polars to compare it too)")
+        else:
+            engines[f"Polars {polars.__version__}"] = polars_features
+        times, results = {}, {}
+        for name, engine in engines.items():
+            times[name], results[name] = best_of(engine, big, repeat=1)
+        first, *others = engines
+        agree(results[first], {name: results[name] for name in others})
+        print(
+            f"   (all {len(engines)} agree on n_events, event_switches, longest_event_run, entropy)"
+        )
+        for name, seconds in times.items():
+            print(
+                f"   {name:<24} {seconds:7.2f} s   x{seconds / times[first]:.1f} the time of ours"
             )
-    print("   (all three agree on n_events, event_switches, longest_event_run, event_entropy)")
-    print(f"   ours (read + featurize)  {ours_t:7.2f} s")
-    print(f"   naive pandas apply       {naive_t:7.2f} s   speed-up x{naive_t / ours_t:,.0f}")
-    print(f"   DuckDB SQL               {duck_t:7.2f} s   ours is x{duck_t / ours_t:.1f} faster")
-
-    print(f"\n3) fused read-and-aggregate, CSV file to features, {args.events:,} events")
-    engines = {"ours (pyarrow + numpy)": ours, "DuckDB SQL": duckdb_features}
-    try:
-        import polars
-    except ImportError:
-        print("   (Polars is not installed: pip install polars to compare it too)")
-    else:
-        engines[f"Polars {polars.__version__}"] = polars_features
-    times, results = {}, {}
-    for name, engine in engines.items():
-        times[name], results[name] = best_of(engine, big, repeat=1)
-    first, *others = engines
-    agree(results[first], {name: results[name] for name in others})
-    print(f"   (all {len(engines)} agree on n_events, event_switches, longest_event_run, entropy)")
-    for name, seconds in times.items():
-        print(f"   {name:<24} {seconds:7.2f} s   x{seconds / times[first]:.1f} the time of ours")
 
 
 if __name__ == "__main__":
