@@ -8,8 +8,8 @@ Prints:
    per-user Python function) on 1M events, and against DuckDB SQL computing the same
    features, as speed-ups.
 3. The fused read-and-aggregate engines on 10M events, from the CSV file to the features,
-   checked to agree: ours (pyarrow's parser, numpy features) against DuckDB SQL and Polars
-   (``scan_csv`` then ``group_by().agg()``; when installed).
+   checked to agree, in wall and CPU time: ours (pyarrow's parser, numpy features) against
+   DuckDB SQL and Polars (``scan_csv`` then ``group_by().agg()``; when installed).
 
 Run: ``python benchmarks/bench_predict.py [--events 10000000] [--small 1000000] [--sections 123]``.
 Files go to ``benchmarks/out/`` (ignored by git).
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -213,6 +214,12 @@ def ours(path: Path):
     return featurize(read_logs(path))
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process so far, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def best_of(fn, *args, repeat: int = 3) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeat):
@@ -320,9 +327,11 @@ def main() -> None:
             print("   (Polars is not installed: pip install polars to compare it too)")
         else:
             engines[f"Polars {polars.__version__}"] = polars_features
-        times, results = {}, {}
+        times, cpus, results = {}, {}, {}
         for name, engine in engines.items():
+            before = cpu_seconds()
             times[name], results[name] = best_of(engine, big, repeat=1)
+            cpus[name] = cpu_seconds() - before
         first, *others = engines
         agree(results[first], {name: results[name] for name in others})
         print(
@@ -330,7 +339,8 @@ def main() -> None:
         )
         for name, seconds in times.items():
             print(
-                f"   {name:<24} {seconds:7.2f} s   x{seconds / times[first]:.1f} the time of ours"
+                f"   {name:<24} {seconds:7.2f} s  x{seconds / times[first]:.1f}   "
+                f"CPU {cpus[name]:7.2f} s  x{cpus[name] / cpus[first]:.1f}  (x: of ours)"
             )
 
 
