@@ -335,7 +335,7 @@ def _unseen(model: Any, log: Any) -> dict[str, Any]:
     n_rows = len(log.event_codes)
     if not n_rows:
         return out
-    unknown_rows = np.zeros(n_rows, dtype=bool)
+    unknown_rows = None  # built only when some value is unknown, the rare case
     for key, codes, values, known in (
         ("events", log.event_codes, log.event_values, model.vocabulary.events),
         ("categories", log.category_codes, log.category_values, model.vocabulary.categories),
@@ -347,8 +347,9 @@ def _unseen(model: Any, log: Any) -> dict[str, Any]:
         if new:
             lookup = np.zeros(len(values), dtype=bool)
             lookup[new] = True
-            unknown_rows |= lookup[codes]
-    out["row_share"] = float(unknown_rows.mean())
+            unknown_rows = lookup[codes] if unknown_rows is None else unknown_rows | lookup[codes]
+    if unknown_rows is not None:
+        out["row_share"] = float(unknown_rows.mean())
     return out
 
 

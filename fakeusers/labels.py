@@ -100,10 +100,13 @@ def user_labels(
         How many users have both labels, when any do.
     """
     n_users = len(user_ids)
-    ones = np.bincount(user_codes[labels.astype(bool)], minlength=n_users)
-    rows = np.bincount(user_codes, minlength=n_users)
+    # one pass over the rows: per user, how many rows say 0 and how many say 1
+    key = user_codes.astype(np.intp)
+    key <<= 1
+    key |= labels
+    zeros, ones = np.bincount(key, minlength=2 * n_users).reshape(n_users, 2).T
     per_user = (ones > 0).astype(np.int8)
-    conflict = (ones > 0) & (ones < rows)
+    conflict = (ones > 0) & (zeros > 0)
     per_user[conflict] = -1
     conflicts = user_ids[conflict][:_CONFLICTS_KEPT].tolist()
     warning = None

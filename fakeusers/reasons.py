@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fakeusers.features import OTHER
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MIN_CONTRIBUTION",

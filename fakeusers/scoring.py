@@ -28,16 +28,18 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Real
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from fakeusers.costcurve import CostCurve
 from fakeusers.decisions import Decision, cost_threshold, decide
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import Log, Source, read_logs
 from fakeusers.reasons import Reason
+
+if TYPE_CHECKING:  # pandas loads with the model, while the logs are read (score_sources)
+    import pandas as pd
 
 __all__ = ["Rule", "ScoredLog", "score_log", "score_sources"]
 
@@ -225,6 +227,8 @@ class ScoredLog:
     @_shared
     def _id_index(self) -> pd.Index:
         """User IDs to positions, built once (hashing many IDs takes a while)."""
+        import pandas as pd
+
         return pd.Index(self.user_ids)
 
     @_shared

@@ -163,3 +163,29 @@ def test_a_log_without_users_has_an_empty_feature_table():
     )
     X = featurize(empty, Vocabulary(KNOWN_EVENTS, KNOWN_CATEGORIES, timestamps=False))
     assert X.shape == (0, len(Vocabulary(KNOWN_EVENTS, KNOWN_CATEGORIES, False).feature_names()))
+
+
+def test_features_hold_with_hundreds_of_event_and_category_values():
+    # Past 256 values per column, codes no longer fit the small integer types of a
+    # demo-sized vocabulary: the order-based features must still match their definitions.
+    rng = np.random.default_rng(5)
+    rows = [
+        (f"u{rng.integers(0, 30)}", f"e{rng.integers(0, 300)}", f"c{rng.integers(0, 400)}")
+        for _ in range(3_000)
+    ]
+    rows += [("u0", "e299", "c399")] * 3  # a run at the largest codes
+    log = log_of(rows)
+    vocab = Vocabulary.from_log(log)
+    assert len(vocab.events) > 256 and len(vocab.categories) > 256
+    X = featurize(log, vocab)
+    for u in dict.fromkeys(u for u, _, _ in rows):
+        expected = expected_row([r for r in rows if r[0] == u], vocab)
+        for name in (
+            "event_switches",
+            "category_switches",
+            "longest_event_run",
+            "n_distinct_categories",
+            "event_e299_count",
+            "category_c399_count",
+        ):
+            assert X.loc[u, name] == expected[name], (u, name)

@@ -513,3 +513,57 @@ def test_ids_that_only_trimming_makes_equal_are_reported_with_their_raw_forms():
     assert "fix the IDs in the source" in warning
     consistent = read_logs([("ids.csv", b"UserId,Event,Category\n u4 ,send_sms,Jobs\n")])
     assert consistent.report.trimmed_ids == [], "one raw form per ID: nothing merged"
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["007", "7", "0", "00"],  # leading zeros: distinct IDs, not the number 7
+        ["0x1F", "31"],  # a hexadecimal spelling is not the number 31
+        ["-5", "5"],
+        ["99999999999999999999", "1"],  # past 64 bits
+        ["12", "12 ", " 12"],  # padding is trimmed and reported, as for any ID
+        ["63700000", "6.37E+07"],
+    ],
+)
+def test_numeric_looking_ids_are_read_as_the_text_they_are(ids):
+    rows = "".join(f"{i},click_ad,Motor\n" for i in [*ids, *reversed(ids)])
+    log = read_text("UserId,Event,Category\n" + rows)
+    expected = list(dict.fromkeys(i.strip() for i in ids))
+    assert log.user_ids.tolist() == expected
+    assert [r[0] for r in content(log)] == [i.strip() for i in [*ids, *reversed(ids)]]
+
+
+@given(
+    ids=st.lists(
+        st.one_of(
+            st.integers(min_value=0, max_value=2**63 - 1).map(str),
+            st.from_regex(r"\A[0-9]{1,20}\Z"),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_ids_made_of_digits_read_as_text_would(ids):
+    rows = "".join(f"{i},click_ad,Motor\n" for i in ids)
+    log = read_text("UserId,Event,Category\n" + rows)
+    assert log.user_ids.tolist() == list(dict.fromkeys(ids))
+    assert log.user_ids[log.user_codes].tolist() == ids
+
+
+def test_files_parsed_to_different_column_types_are_read_together():
+    # The CSV parser dictionary-encodes Event, Category and Fake; a reader that hands
+    # over plain text for them (another format) must combine with it.
+    import pyarrow as pa
+
+    from fakeusers.reading import LoadReport, _encode, _read_file
+
+    report = LoadReport(files=[])
+    parsed = _read_file(("a.csv", CLEAN.encode()), report)
+    plain = pa.table({c: parsed.column(c).cast(pa.string()) for c in parsed.column_names})
+    report.files.append("b.parquet")
+    report.file_rows.append(plain.num_rows)
+    log = _encode([parsed, plain], report)
+    assert content(log) == content(read_text(CLEAN)), "the second file repeats the first"
+    assert log.report.overlaps == [{"files": ["a.csv", "b.parquet"], "users": 3, "rows": 5}]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -207,3 +209,14 @@ def test_the_flagged_list_comes_in_two_forms_named_after_what_it_holds():
     assert scored.download_name(when, exact_ids=True).endswith("-20261129-1130-exact-ids.csv")
     costs = scored.with_rule(Rule.of(cost_fp=1, cost_fn=9)).download_name(when)
     assert costs == "flagged-export_2026-11-june@2-M1-F9-20261129-1130.csv"
+
+
+def test_the_scoring_path_reads_logs_before_pandas_or_scikit_learn_are_needed():
+    # score_sources reads the logs while the model loads on another thread, importing
+    # scikit-learn and pandas (seconds): importing what reading needs must not import them.
+    code = (
+        "import sys, fakeusers.scoring, fakeusers.features, fakeusers.cli.scoring;"
+        "print(sorted({'pandas', 'sklearn', 'skops', 'scipy'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
