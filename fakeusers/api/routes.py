@@ -186,6 +186,10 @@ def train_model(
         return _train(store, limit, file, name, model, seed, replace, ignore_timestamps, overlaps)
 
 
+def _logged(stage: str, done: float, eta_seconds: float | None) -> None:
+    _log.info("POST /train: %s (%.0f%% done)", stage, 100 * done)
+
+
 def _train(store, limit, file, name, model, seed, replace, ignore_timestamps, overlaps):
     sources = bounded_sources(upload_sources(file), limit)
     _log.info("POST /train: %s model %s", model, repr(name) if name else "(default name)")
@@ -197,7 +201,7 @@ def _train(store, limit, file, name, model, seed, replace, ignore_timestamps, ov
         seed=seed,
         use_timestamps=not ignore_timestamps,
         replace=replace,
-        progress=_log.info,
+        progress=_logged,
         overlaps=overlaps,
     )
     return JSONResponse(
