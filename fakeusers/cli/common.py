@@ -4,7 +4,7 @@ the audit trail, and argument types that refuse bad values in one line."""
 from __future__ import annotations
 
 import argparse
-import shutil
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -58,7 +58,10 @@ class _Stages:
             print(f"[{done:4.0%}] {stage}" + (f" ({left})" if left else ""), file=self.stream)
             self.stream.flush()
             return
-        width = shutil.get_terminal_size().columns
+        try:
+            width = os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (OSError, ValueError):
+            width = 80
         filled = round(done * _BAR)
         line = f"{'█' * filled}{'░' * (_BAR - filled)} {done:4.0%} {left:<18} {stage}"
         # A new stage keeps the last one's line; the same stage redraws its line in place.
