@@ -267,8 +267,16 @@ def training_problem(log: Log) -> str | None:
     return None
 
 
-def _workers() -> int:
-    """Fits to run at once: one per core this process may use, at most one per fit."""
+def _workers(model_type: str) -> int:
+    """Fits to run at once by default.
+
+    ``logistic``: one per core this process may use (at most one per fit), as its fits spend
+    their time in numpy, which lets threads run side by side. ``boosting``: one, using every
+    core itself, as its trees grow under Python's global lock: two threads of boosting fits
+    ran no faster than one (benchmarks/README.md, "Training").
+    """
+    if model_type == "boosting":
+        return 1
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -283,11 +291,11 @@ def _fit(
     y: np.ndarray,
     rows: np.ndarray,
     held_out: np.ndarray | None,
+    side_by_side: bool,
 ) -> tuple[Pipeline, np.ndarray | None]:
     """A pipeline fitted on ``rows``, and its probabilities for the ``held_out`` rows."""
-    # One OpenMP thread per fit: fits run side by side, one per core, which on a busy machine
-    # is several times faster than one fit whose threads wait for each other at every step.
-    with threadpool_limits(limits=1, user_api="openmp"):
+    # Fits side by side get one OpenMP thread each (the limit is per thread), one per core.
+    with threadpool_limits(limits=1 if side_by_side else None, user_api="openmp"):
         pipeline = make_pipeline(model_type, random_state=random_state).fit(X.iloc[rows], y[rows])
         if held_out is None:
             return pipeline, None
@@ -305,8 +313,8 @@ def train(
 ) -> TrainedModel:
     """Cross-validate and fit a model on a labelled log.
 
-    The five fold models and the model on all users are six independent fits: they run
-    ``workers`` at a time, in threads, each on one core.
+    The five fold models and the model on all users are six independent fits: ``workers``
+    at a time, in threads, each on one core when more than one runs at once.
 
     Parameters
     ----------
@@ -324,7 +332,8 @@ def train(
         out-of-fold figures, the training profile, and last ``done == 1.0``. It is called
         from the calling thread only, so it may draw on a Streamlit page.
     workers : int, optional
-        Fits at once; by default one per core, at most six.
+        Fits at once. By default one per core (at most six) for ``logistic``, and one for
+        ``boosting``, whose fits use every core themselves (see ``_workers``).
 
     Raises
     ------
@@ -352,7 +361,7 @@ def train(
     # Fit 0 is the model on all users, the largest, started first so that no worker is left
     # with it alone at the end; fits 1 to 5 are the folds.
     rows = [np.arange(len(y)), *(train_rows for train_rows, _ in splits)]
-    workers = _workers() if workers is None else max(1, int(workers))
+    workers = _workers(model_type) if workers is None else max(1, int(workers))
     clock = FitClock([len(r) for r in rows], workers)
     stage = (
         f"Cross-validating {model_type} ({N_FOLDS} folds by user) and fitting on all users: "
@@ -362,12 +371,13 @@ def train(
 
     def fit(i: int) -> tuple[Pipeline, np.ndarray | None]:
         clock.start(i)
-        return _fit(model_type, random_state, X, y, rows[i], splits[i - 1][1] if i else None)
+        held_out = splits[i - 1][1] if i else None
+        return _fit(model_type, random_state, X, y, rows[i], held_out, workers > 1)
 
     oof = np.empty(len(y), dtype=np.float64)
     # BLAS is limited for the whole process (its limit is not per thread), as fits share it.
     with (
-        threadpool_limits(limits=1, user_api="blas"),
+        threadpool_limits(limits=1 if workers > 1 else None, user_api="blas"),
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
         running = {pool.submit(fit, i): i for i in range(len(rows))}
