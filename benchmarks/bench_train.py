@@ -85,7 +85,7 @@ def main() -> None:
     fit_seconds: dict[str, float] = {}
     for kind, workers in itertools.product(args.kinds, args.workers):
         stages, fits, card, total = timed_training(path, kind, workers)
-        workers = workers or models._workers(kind)
+        workers = workers or models._workers()
         print(f"\n{kind}, {workers} fit(s) at a time: {total:.1f} s = {total / bare:.1f}x the read")
         fitting = next(t for stage, t, _ in stages if stage.startswith("Cross-validating"))
         first = fit_seconds.setdefault(kind, fitting)

@@ -267,16 +267,13 @@ def training_problem(log: Log) -> str | None:
     return None
 
 
-def _workers(model_type: str) -> int:
-    """Fits to run at once by default.
+def _workers() -> int:
+    """Fits to run at once by default: one per core this process may use, at most six.
 
-    ``logistic``: one per core this process may use (at most one per fit), as its fits spend
-    their time in numpy, which lets threads run side by side. ``boosting``: one, using every
-    core itself, as its trees grow under Python's global lock: two threads of boosting fits
-    ran no faster than one (benchmarks/README.md, "Training").
+    Each fit then runs on one thread: on a busy machine threads of one fit (OpenMP for
+    boosting, BLAS for logistic) mostly wait for each other, at up to six times the CPU
+    (benchmarks/README.md, "Training").
     """
-    if model_type == "boosting":
-        return 1
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -332,8 +329,8 @@ def train(
         out-of-fold figures, the training profile, and last ``done == 1.0``. It is called
         from the calling thread only, so it may draw on a Streamlit page.
     workers : int, optional
-        Fits at once. By default one per core (at most six) for ``logistic``, and one for
-        ``boosting``, whose fits use every core themselves (see ``_workers``).
+        Fits at once; by default one per core, at most six. With one, the fit may use every
+        core itself.
 
     Raises
     ------
@@ -361,7 +358,7 @@ def train(
     # Fit 0 is the model on all users, the largest, started first so that no worker is left
     # with it alone at the end; fits 1 to 5 are the folds.
     rows = [np.arange(len(y)), *(train_rows for train_rows, _ in splits)]
-    workers = _workers(model_type) if workers is None else max(1, int(workers))
+    workers = _workers() if workers is None else max(1, int(workers))
     clock = FitClock([len(r) for r in rows], workers)
     stage = (
         f"Cross-validating {model_type} ({N_FOLDS} folds by user) and fitting on all users: "
@@ -375,9 +372,10 @@ def train(
         return _fit(model_type, random_state, X, y, rows[i], held_out, workers > 1)
 
     oof = np.empty(len(y), dtype=np.float64)
-    # BLAS is limited for the whole process (its limit is not per thread), as fits share it.
+    # One BLAS thread, for the whole process (its limit is not per thread): on users x 40
+    # features more threads only wait for each other, 6.6 times the CPU on a busy machine.
     with (
-        threadpool_limits(limits=1 if workers > 1 else None, user_api="blas"),
+        threadpool_limits(limits=1, user_api="blas"),
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
         running = {pool.submit(fit, i): i for i in range(len(rows))}
