@@ -39,10 +39,13 @@ def timed_training(path: Path, kind: str, workers: int | None) -> tuple[list, li
     """Train through the one path: (stage, wall seconds, CPU seconds) triples, when each fit
     ended, the card, the total wall seconds."""
     marks: list[tuple[str, float, float]] = []
+    etas: list[float | None] = []
     start, cpu = time.perf_counter(), time.process_time()
 
     def progress(stage: str, done: float, eta: float | None) -> None:
         marks.append((stage, time.perf_counter() - start, time.process_time() - cpu))
+        if stage.startswith("Cross-validating"):
+            etas.append(eta)
 
     train = models.train
     if workers is not None:
@@ -63,7 +66,12 @@ def timed_training(path: Path, kind: str, workers: int | None) -> tuple[list, li
         (stage, t_next - t, c_next - c)
         for (stage, t, c), (_, t_next, c_next) in zip(ordered, [*ordered[1:], end], strict=True)
     ]
-    fits = [t for stage, t, _ in marks if stage.startswith("Cross-validating")][1:]
+    fits = [
+        (t, eta)
+        for (stage, t, _), eta in zip(
+            [m for m in marks if m[0].startswith("Cross-validating")], etas, strict=True
+        )
+    ][1:]
     return stages, fits, card, end[1]
 
 
@@ -95,7 +103,12 @@ def main() -> None:
         for stage, seconds, cpu in stages:
             short = stage if len(stage) <= 60 else stage[:57] + "..."
             print(f"  {seconds:7.1f} s {cpu:6.1f} s  {short}")
-        print("  fits finished at " + ", ".join(f"{t:.1f}" for t in fits) + " s")
+        print("  fits finished at " + ", ".join(f"{t:.1f}" for t, _ in fits) + " s")
+        print(
+            "  time left estimated then: "
+            + ", ".join("?" if eta is None else f"{eta:.0f}" for _, eta in fits)
+            + " s"
+        )
         cv = card["cv"]
         params = card["params"]
         chosen = params.get("chosen_C", params.get("boosting_iterations"))
