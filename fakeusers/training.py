@@ -8,13 +8,15 @@ rules (names, versions, "name taken") stay in the store either way.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from fakeusers import DEFAULT_MODEL
 from fakeusers.errors import FakeusersError
+from fakeusers.progress import Progress, within
 from fakeusers.reading import Log, Source, read_logs
 
 __all__ = [
@@ -24,6 +26,10 @@ __all__ = [
     "verdict_summary",
     "verdict_training_log",
 ]
+
+# Shares of progress: reading ends at READ_SHARE, training runs to SAVE_FROM, then saving.
+READ_SHARE = 0.2
+SAVE_FROM = 0.97
 
 
 def train_and_save(
@@ -35,7 +41,7 @@ def train_and_save(
     seed: int = 0,
     use_timestamps: bool = True,
     replace: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     verdicts: Mapping[str, Any] | None = None,
     overlaps: Literal["keep_one", "keep_all"] = "keep_one",
 ) -> tuple[dict[str, Any], Log]:
@@ -52,6 +58,10 @@ def train_and_save(
     exactly one is saved. ``overlaps`` is :func:`fakeusers.reading.read_logs`'s choice for
     users repeated whole in two files.
 
+    ``progress(stage, done, eta_seconds)`` (:mod:`fakeusers.progress`) hears of each stage:
+    reading (then what was read, in the words of the read report), the stages of
+    :func:`fakeusers.models.train`, saving, and last ``done == 1.0``.
+
     Raises
     ------
     ModelExistsError
@@ -66,21 +76,39 @@ def train_and_save(
     name = validate_name(name) if name else default_name(model_type)
     if not replace:
         store.check_free(name)
+
+    def say(stage: str, done: float, eta: float | None = None) -> None:
+        if progress is not None:
+            progress(stage, done, eta)
+
+    say(f"Reading {_names(sources)} ...", 0.0)
     log = read_logs(sources, overlaps=overlaps)
-    if progress is not None:
-        for line in log.report.summary_lines():
-            progress(line)
+    for line in log.report.summary_lines():
+        say(line, READ_SHARE)
     counts, taught = None, log
     if verdicts is not None:
         taught, counts = verdict_training_log(log, verdicts)
-        if progress is not None:
-            progress(verdict_summary(counts))
+        say(verdict_summary(counts), READ_SHARE)
     model = train(
-        taught, model_type, random_state=seed, use_timestamps=use_timestamps, progress=progress
+        taught,
+        model_type,
+        random_state=seed,
+        use_timestamps=use_timestamps,
+        progress=within(progress, READ_SHARE, SAVE_FROM),
     )
     if counts is not None:
         model = trained_on_verdicts(model, counts, log)
-    return store.save(name, model, replace=replace), log
+    say(f"Saving model '{name}' in {store.root} ...", SAVE_FROM)
+    card = store.save(name, model, replace=replace)
+    say(f"Saved model '{card['name']}' version {card['version']}.", 1.0)
+    return card, log
+
+
+def _names(sources: Source | Sequence[Source]) -> str:
+    """The logs' file names, for "Reading ..."."""
+    if isinstance(sources, str | os.PathLike | tuple):
+        sources = [sources]
+    return ", ".join(s[0] if isinstance(s, tuple) else os.fspath(s) for s in sources)
 
 
 def trained_on_verdicts(model: Any, counts: dict[str, int], log: Log) -> Any:

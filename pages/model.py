@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fakeusers import explain, models, plots, quality, training
+from fakeusers import explain, models, plots, progress, quality, training
 from fakeusers.errors import FakeusersError
 from fakeusers.store import ModelStore, default_name
 from pages import _state as state
@@ -19,6 +19,22 @@ def verdicts_in(loaded: state.Dataset) -> dict[str, str]:
         return {}
     ids = loaded.log.user_ids
     return {u: held[u] for u in ids[np.isin(ids, list(held))]}
+
+
+def shown_in(status) -> progress.Progress:
+    """Training's progress drawn in ``status``: each new stage as a line, and a bar with the
+    share done and the time left."""
+    bar = status.progress(0.0, text="Starting ...")
+    last: list[str] = []
+
+    def report(stage: str, done: float, eta_seconds: float | None) -> None:
+        if not last or stage != last[-1]:
+            status.write(stage)
+            last.append(stage)
+        left = progress.eta_words(eta_seconds) if done < 1.0 else "done"
+        bar.progress(done, text=f"{done:.0%} · {left}" if left else f"{done:.0%}")
+
+    return report
 
 
 def train_form(loaded: state.Dataset | None) -> None:
@@ -97,7 +113,10 @@ def train_form(loaded: state.Dataset | None) -> None:
     with st.status(f"Training {model_type} on {users:,} users ...", expanded=True) as status:
         try:
             model = models.train(
-                log, model_type, use_timestamps=use_timestamps, progress=status.write
+                log,
+                model_type,
+                use_timestamps=use_timestamps,
+                progress=shown_in(status),
             )
             if counts is not None:
                 model = training.trained_on_verdicts(model, counts, loaded.log)

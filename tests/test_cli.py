@@ -45,6 +45,7 @@ def workspace(tmp_path_factory):
         "small": small,
         "score": score_log,
         "out": r.stdout,
+        "train_err": r.stderr,
     }
 
 
@@ -55,6 +56,52 @@ def test_train_prints_the_cv_summary(workspace):
     for label in ("ROC AUC", "average precision", "Brier score", "log loss", "reliability"):
         assert label in out
     assert (workspace["store"] / "first" / "v1" / "model.json").exists()
+
+
+def test_train_reports_its_stages_in_plain_lines_when_stderr_is_not_a_terminal(workspace):
+    lines = [line for line in workspace["train_err"].splitlines() if line.startswith("[")]
+    assert lines[0] == f"[  0%] Reading {workspace['train']} ..."
+    assert lines[-1] == "[100%] Saved model 'first' version 1."
+    assert lines[1].startswith("[ 20%] Read 30,000 rows"), "what was read, before training"
+    done = [int(line[1:4]) for line in lines]
+    assert done == sorted(done)
+    fits = [line for line in lines if "Cross-validating logistic (5 folds by user)" in line]
+    assert len(fits) == 7, "the start, then one line as each of the six fits ends"
+    assert all(re.search(r"\(about \d+ s left\)$", line) for line in fits[1:-1])
+    assert "\r" not in workspace["train_err"] and "█" not in workspace["train_err"]
+
+
+def test_train_draws_a_bar_on_a_terminal(workspace, tmp_path):
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "FAKEUSERS_MODELS_DIR"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fakeusers", "train", str(workspace["small"])]
+        + ["--name", "barred", "--models-dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+    )
+    os.close(follower)
+    drawn = b""
+    while True:  # read as it is drawn, so a full terminal buffer never blocks the command
+        ready, _, _ = select.select([leader], [], [], 120)
+        try:
+            chunk = os.read(leader, 4096) if ready else b""
+        except OSError:  # the command has exited and closed the terminal
+            chunk = b""
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    text = drawn.decode()
+    assert "█" in text and "\r" in text, "a bar redrawn in place"
+    assert "100%" in text and "Saved model 'barred' version 1" in text
+    assert "Read 6,000 rows" in text, "each stage keeps its line, so what was read stays"
 
 
 def test_models_lists_the_store(workspace):

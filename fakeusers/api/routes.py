@@ -200,6 +200,10 @@ def _body_size(request: Request, limit: int) -> int:
     return min(int(declared), limit) if declared.isdigit() else limit
 
 
+def _logged(stage: str, done: float, eta_seconds: float | None) -> None:
+    _log.info("POST /train: %s (%.0f%% done)", stage, 100 * done)
+
+
 def _train(store, sources, name, model, seed, replace, ignore_timestamps, overlaps):
     _log.info("POST /train: %s model %s", model, repr(name) if name else "(default name)")
     card, log = train_and_save(
@@ -210,7 +214,7 @@ def _train(store, sources, name, model, seed, replace, ignore_timestamps, overla
         seed=seed,
         use_timestamps=not ignore_timestamps,
         replace=replace,
-        progress=_log.info,
+        progress=_logged,
         overlaps=overlaps,
     )
     return JSONResponse(

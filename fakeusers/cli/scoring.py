@@ -21,6 +21,7 @@ from fakeusers.cli.common import (
     rule_from,
     sha256_of,
     split_output,
+    stages,
 )
 from fakeusers.errors import FakeusersError
 
@@ -133,7 +134,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress(f"{len(verdicts):,} verdicts in the review database.")
         if args.replace and args.name and store.exists(args.name):
             current = store.load(args.name)
-    progress(f"Reading {', '.join(args.logs)} ...")
     card, log = train_and_save(
         args.logs,
         store=store,
@@ -142,7 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         use_timestamps=not args.ignore_timestamps,
         replace=args.replace,
-        progress=progress,
+        progress=stages(),
         verdicts=verdicts,
         overlaps=args.overlaps,
     )

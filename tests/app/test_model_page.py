@@ -31,8 +31,13 @@ def test_training_shows_progress_cv_metrics_and_curves(labelled: bytes, model_ty
     assert_clean(at)
     (status,) = at.status
     assert (status.label, status.state) == ("Model trained", "complete")
-    progress = " ".join(m.value for m in status.markdown)
-    assert "Cross-validating" in progress and "Fitting on all users" in progress
+    stages = [m.value for m in status.markdown]
+    assert stages[0].startswith("Computing features")
+    assert stages[1].startswith(f"Cross-validating {model_type} (5 folds by user)")
+    assert "fitting on all users" in stages[1]
+    assert stages[-1].startswith(f"Trained {model_type}")
+    (bar,) = status.get("progress")
+    assert (bar.value, bar.proto.text) == (100, "100% · done")
 
     model = at.session_state[state.MODEL].model
     assert model.model_type == model_type
