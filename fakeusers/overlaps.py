@@ -17,7 +17,7 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from fakeusers.reading import LoadReport
 
-__all__ = ["count_duplicate_rows", "repeated_rows"]
+__all__ = ["count_duplicate_rows", "duplicate_rows_warning", "repeated_rows"]
 
 _HASH_MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0xFF51AFD7ED558CCD)
 # Two 26-bit parts of a row hash: their sums over a user's rows in a file stay exact in a
@@ -212,17 +212,21 @@ def count_duplicate_rows(
             )
             report.duplicate_rows_across_files = int(in_files.sum() - len(in_files))
     if report.duplicate_rows:
-        across = report.duplicate_rows_across_files
-        where = (
-            f", {across:,} of them copies of a row in another file (the files' time windows "
-            "overlap)"
-            if across
-            else ""
-        )
-        report.warnings.append(
-            f"{report.duplicate_rows:,} rows repeat another row exactly (same user, "
-            f"event, category and timestamp){where}; they are kept."
-        )
+        report.warnings.append(duplicate_rows_warning(report))
+
+
+def duplicate_rows_warning(report: LoadReport) -> str:
+    """The load report's warning about rows that repeat another row exactly."""
+    across = report.duplicate_rows_across_files
+    where = (
+        f", {across:,} of them copies of a row in another file (the files' time windows overlap)"
+        if across
+        else ""
+    )
+    return (
+        f"{report.duplicate_rows:,} rows repeat another row exactly (same user, event, "
+        f"category and timestamp){where}; they are kept."
+    )
 
 
 def _in_another_files_span(

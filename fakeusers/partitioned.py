@@ -43,7 +43,7 @@ import pyarrow.csv as pacsv
 from fakeusers.csvparse import _SNIFF_BYTES, _column_positions, _header, _no_rows, _refuse_non_csv
 from fakeusers.errors import FakeusersError
 from fakeusers.limits import format_size, parse_size
-from fakeusers.overlaps import _overlap_warning
+from fakeusers.overlaps import _overlap_warning, duplicate_rows_warning
 from fakeusers.quoting import EXAMPLES, shown
 from fakeusers.reading import LoadReport, Log, Source, _check_mangled_ids, _encode, read_logs
 from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS, OPTIONAL, REQUIRED
@@ -799,17 +799,7 @@ def _describe_warnings(report: LoadReport) -> list[str]:
             "without them counts them as 'other'."
         )
     if report.duplicate_rows:
-        across = report.duplicate_rows_across_files
-        where = (
-            f", {across:,} of them copies of a row in another file (the files' time windows "
-            "overlap)"
-            if across
-            else ""
-        )
-        out.append(
-            f"{report.duplicate_rows:,} rows repeat another row exactly (same user, "
-            f"event, category and timestamp){where}; they are kept."
-        )
+        out.append(duplicate_rows_warning(report))
     return out
 
 
