@@ -10,7 +10,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 
 COPY app.py pyproject.toml README.md ./
 COPY .streamlit/ .streamlit/
-COPY pages/ pages/
+COPY views/ views/
 COPY fakeusers/ fakeusers/
 COPY data/ data/
 COPY docs/ docs/

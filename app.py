@@ -2,8 +2,8 @@
 
 A router only: page config, the session's shared state, the navigation, and a sidebar that
 shows the active data and model on every page and asks once for the analyst's name. The
-pages live in ``pages/``; the session's keys and caches in ``pages/_state.py``, its summaries
-in ``pages/_status.py``, what survives a reload in ``pages/_url.py``; the logic in
+pages live in ``views/``; the session's keys and caches in ``views/_state.py``, its summaries
+in ``views/_status.py``, what survives a reload in ``views/_url.py``; the logic in
 ``fakeusers/``.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _state as state
-from pages import _status, _url
+from views import _state as state
+from views import _status, _url
 
 st.set_page_config(page_title="fakeusers", page_icon=":material/policy:", layout="wide")
 for key, value in state.DEFAULTS.items():
@@ -21,12 +21,12 @@ _url.restore()  # a reload starts a new session: take back what the URL names
 
 page = st.navigation(
     [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
-        st.Page("pages/users.py", title="Users", icon=":material/group:"),
-        st.Page("pages/model.py", title="Model", icon=":material/model_training:"),
-        st.Page("pages/decisions.py", title="Decisions", icon=":material/gavel:"),
-        st.Page("pages/review.py", title="Review", icon=":material/fact_check:"),
+        st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("views/data.py", title="Data", icon=":material/upload_file:"),
+        st.Page("views/users.py", title="Users", icon=":material/group:"),
+        st.Page("views/model.py", title="Model", icon=":material/model_training:"),
+        st.Page("views/decisions.py", title="Decisions", icon=":material/gavel:"),
+        st.Page("views/review.py", title="Review", icon=":material/fact_check:"),
     ]
 )
 sidebar = st.sidebar.empty()

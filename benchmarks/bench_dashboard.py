@@ -4,7 +4,7 @@ A cost change must not re-read, re-featurize or re-score: it reruns the Decision
 fragment, whose work is ``ScoredLog.with_rule`` (the decision) + the cost curve's optimum +
 the flagged-users table page and figures. This script builds a 10M-event labelled log (~470k
 users), scores it once with a logistic model through ``fakeusers.scoring.score_log``, as the
-dashboard does (``pages/_state.py`` caches the result), then measures:
+dashboard does (``views/_state.py`` caches the result), then measures:
 
 1. the fragment's work, calling the same library functions the page calls, with the figures
    serialised to JSON as Streamlit does before sending them;
@@ -75,8 +75,7 @@ def main() -> None:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from pages import _state as state
-    from tests.app.conftest import every_run_from_the_entrypoint
+    from views import _state as state
 
     print(f"Generating and reading a {args.events:,}-event labelled log ...", flush=True)
     data = csv_of(args.events, seed=11)
@@ -122,13 +121,13 @@ def main() -> None:
 
     # 2-3. Whole-page reruns with AppTest; the first run scores (the cache is cold), the
     # timed ones find the scored log in the dashboard's cache.
-    with tempfile.TemporaryDirectory() as models_dir, every_run_from_the_entrypoint():
+    with tempfile.TemporaryDirectory() as models_dir:
         os.environ["FAKEUSERS_MODELS_DIR"] = models_dir
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
         at.session_state[state.DATASET] = state.Dataset(log, "bench-data")
         at.session_state[state.MODEL] = state.ActiveModel(model, "bench-model")
         at.run()
-        at.switch_page("pages/decisions.py").run()
+        at.switch_page("views/decisions.py").run()
         assert not at.exception, [e.value for e in at.exception]
 
         def cost_change(i: int) -> None:
@@ -139,7 +138,7 @@ def main() -> None:
 
         page_ms = median_ms(cost_change, args.repeats)
         flagged = next(m.value for m in at.metric if m.label == "Users flagged")
-        at.switch_page("pages/users.py").run()
+        at.switch_page("views/users.py").run()
         users_ms = median_ms(lambda i: at.run(), max(3, args.repeats // 2))
         assert not at.exception, [e.value for e in at.exception]
     st.cache_data.clear()

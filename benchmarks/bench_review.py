@@ -74,8 +74,7 @@ def main() -> None:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from pages import _state as state
-    from tests.app.conftest import every_run_from_the_entrypoint
+    from views import _state as state
 
     print(f"Generating and reading a {args.events:,}-event labelled log ...", flush=True)
     log = read_logs(("big.csv", csv_of(args.events, seed=11)))
@@ -108,27 +107,26 @@ def main() -> None:
         latest_ms = median_ms(lambda i: store.latest(), args.repeats)
 
         os.environ["FAKEUSERS_DB_URL"] = url
-        with every_run_from_the_entrypoint():
-            os.environ["FAKEUSERS_MODELS_DIR"] = str(Path(tmp) / "models")
-            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
-            at.session_state[state.DATASET] = state.Dataset(log, "bench-data")
-            at.session_state[state.MODEL] = state.ActiveModel(model, "bench-model")
-            at.session_state[state.RULE] = state.RULE_TOP_K
-            at.session_state[state.TOP_K] = args.queue
-            at.session_state[state.ANALYST] = "ana"
-            at.run()
-            at.switch_page("pages/review.py")
-            first_ms = timed(at.run)
-            assert not at.exception, [e.value for e in at.exception]
-            progress = at.get("progress")[0].proto.text
+        os.environ["FAKEUSERS_MODELS_DIR"] = str(Path(tmp) / "models")
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+        at.session_state[state.DATASET] = state.Dataset(log, "bench-data")
+        at.session_state[state.MODEL] = state.ActiveModel(model, "bench-model")
+        at.session_state[state.RULE] = state.RULE_TOP_K
+        at.session_state[state.TOP_K] = args.queue
+        at.session_state[state.ANALYST] = "ana"
+        at.run()
+        at.switch_page("views/review.py")
+        first_ms = timed(at.run)
+        assert not at.exception, [e.value for e in at.exception]
+        progress = at.get("progress")[0].proto.text
 
-            def click(label: str) -> Callable[[int], object]:
-                return lambda i: next(b for b in at.button if b.label == label).click().run()
+        def click(label: str) -> Callable[[int], object]:
+            return lambda i: next(b for b in at.button if b.label == label).click().run()
 
-            next_ms = median_ms(click("Next"), args.repeats)
-            fake_ms = median_ms(click("Fake (confirmed)"), args.repeats)
-            assert not at.exception and not at.error, [e.value for e in at.error]
-            after = at.get("progress")[0].proto.text
+        next_ms = median_ms(click("Next"), args.repeats)
+        fake_ms = median_ms(click("Fake (confirmed)"), args.repeats)
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        after = at.get("progress")[0].proto.text
     st.cache_data.clear()
     st.cache_resource.clear()
 

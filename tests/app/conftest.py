@@ -1,14 +1,13 @@
 """Fixtures for driving the dashboard with Streamlit's AppTest, from its entrypoint.
 
-The one patch of Streamlit's internals in the dashboard's tests (and benchmark) is
-:func:`every_run_from_the_entrypoint`; its docstring says why no public way exists.
+The pages live in ``views/``, not ``pages/``: Streamlit treats a folder named ``pages``
+beside the entrypoint as an old-style multipage app and then runs a page's file alone (no
+router, no state defaults) on the first run of a server, or of every AppTest.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,12 +15,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from fakeusers import scoring
 from fakeusers.demo import generate_log
-from pages import _state as state
+from views import _state as state
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -87,45 +85,12 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return models_dir
 
 
-@contextlib.contextmanager
-def every_run_from_the_entrypoint() -> Iterator[None]:
-    """Make every AppTest run execute ``app.py``, as every run of a real server does.
-
-    Streamlit still supports the old "pages/ folder" multipage apps, and detects them by a
-    folder named ``pages`` beside the entrypoint (our promised layout); in that mode it runs
-    a page's file on its own. A real server clears that flag for good once the entrypoint
-    calls ``st.navigation``, but AppTest sets it back to "unknown" before every run, so from
-    the second run on it would skip ``app.py`` (router, state defaults, sidebar) and run the
-    page file alone. No public option, config key or AppTest argument controls the
-    detection, and AppTest resets the flag right before it builds its ``PagesManager``: the
-    only place to clear it again is that constructor. This is the one patch of Streamlit's
-    internals in the dashboard's tests; ``benchmarks/bench_dashboard.py`` uses it too.
-    """
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs) -> None:
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    PagesManager.__init__ = init
-    try:
-        yield
-    finally:
-        PagesManager.__init__ = original
-
-
-@pytest.fixture(autouse=True)
-def entrypoint_runs_every_time() -> Iterator[None]:
-    with every_run_from_the_entrypoint():
-        yield
-
-
 def new_app() -> AppTest:
     return AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
 
 
 def goto(at: AppTest, page: str) -> AppTest:
-    return at.switch_page(f"pages/{page}.py").run()
+    return at.switch_page(f"views/{page}.py").run()
 
 
 def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from pages import _state as state
 from tests.app.conftest import goto, metric, new_app, train, upload
 from tests.bad_corpus import FACE_CASES, BadCase
+from views import _state as state
 
 
 @pytest.mark.parametrize("case", FACE_CASES, ids=lambda c: c.name)

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 from fakeusers import reading
 from fakeusers.demo import write_demo_csv
 from fakeusers.errors import FakeusersError
-from pages import _state as state
 from tests.app.conftest import assert_clean, click, goto, metric, new_app, train, upload
+from views import _state as state
 
 
 def test_upload_shows_the_load_report_with_readable_numbers(labelled: bytes) -> None:

@@ -18,7 +18,6 @@ import pytest
 from fakeusers import export, features, reading, scoring
 from fakeusers.scoring import Rule
 from fakeusers.store import ModelStore
-from pages import _state as state
 from tests.app.conftest import (
     assert_clean,
     buttons,
@@ -35,6 +34,7 @@ from tests.app.conftest import (
     upload,
 )
 from tests.support import shifted_csv_bytes
+from views import _state as state
 
 
 def decisions_page(labelled: bytes, scored_log: bytes | None = None):

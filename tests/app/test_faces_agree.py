@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from fakeusers.api import create_app
 from fakeusers.store import ModelStore
-from pages import _state as state
 from tests.app.conftest import click, goto, metric, new_app, upload
 from tests.support import csv_bytes, read_csv, run_cli, trained
+from views import _state as state
 
 COST_FP, COST_FN = 1.0, 4.0  # the dashboard's default costs, set again below all the same
 

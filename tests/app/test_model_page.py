@@ -12,7 +12,6 @@ from fakeusers import models, quality
 from fakeusers.errors import ModelExistsError
 from fakeusers.reading import read_logs
 from fakeusers.store import ModelStore
-from pages import _state as state
 from tests.app.conftest import (
     assert_clean,
     click,
@@ -23,6 +22,7 @@ from tests.app.conftest import (
     train,
     upload,
 )
+from views import _state as state
 
 
 @pytest.mark.parametrize("model_type", ["logistic", "boosting"])

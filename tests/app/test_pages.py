@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pages import _state as state
 from tests.app.conftest import PAGES, assert_clean, goto, metric, new_app, scored, train, upload
+from views import _state as state
 
 
 @pytest.mark.parametrize("page", PAGES)

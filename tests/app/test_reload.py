@@ -8,9 +8,9 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from fakeusers.store import ModelStore
-from pages import _state as state
 from tests.app.conftest import APP, TIMEOUT, click, goto, metric, new_app, scored, train, upload
 from tests.support import trained
+from views import _state as state
 
 
 def reload(at: AppTest) -> AppTest:

@@ -18,7 +18,6 @@ from streamlit.testing.v1 import AppTest
 from fakeusers.audit import AuditTrail
 from fakeusers.database import Database
 from fakeusers.verdicts import VerdictStore
-from pages import _state as state
 from tests.app.conftest import (
     assert_clean,
     buttons,
@@ -30,6 +29,7 @@ from tests.app.conftest import (
     train,
     upload,
 )
+from views import _state as state
 
 UNREACHABLE = "postgresql+psycopg://x@/y?host=/nonexistent"
 # Deferred downloads' builders by file ID: AppTest drops its media file manager after each run.

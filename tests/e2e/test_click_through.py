@@ -6,7 +6,6 @@ import csv
 
 from playwright.sync_api import Page
 
-from pages._state import DEMO_CSV
 from tests.e2e.conftest import (
     demo_data_and_a_model,
     metric_value,
@@ -15,6 +14,7 @@ from tests.e2e.conftest import (
     set_number,
     settle,
 )
+from views._state import DEMO_CSV
 
 HEADER_PX = ROW_PX = 35  # st.dataframe's default header and row heights
 

@@ -22,7 +22,7 @@ import streamlit as st
 
 from fakeusers.errors import FakeusersError
 from fakeusers.store import ModelStore
-from pages import _state as state
+from views import _state as state
 
 DATA, MODEL, COST_FP, COST_FN, RULE, TOP_K, THRESHOLD = "data", "model", "m", "f", "rule", "k", "t"
 USER, CANDIDATES = "user", "candidates"

@@ -24,8 +24,8 @@ from fakeusers.errors import DatabaseUnavailableError, FakeusersError
 from fakeusers.review_queue import ReviewQueue, review_queue
 from fakeusers.scoring import ScoredLog
 from fakeusers.verdicts import KINDS, NewVerdict
-from pages import _state as state
-from pages import _status
+from views import _state as state
+from views import _status
 
 QUEUE_ROWS = 100
 AUDIT_ROWS = 500
@@ -41,7 +41,7 @@ try:
     queue = review_queue(scored)
 except FakeusersError as exc:
     st.error(str(exc), icon=":material/error:")
-    st.page_link("pages/decisions.py", label="Go to Decisions", icon=":material/gavel:")
+    st.page_link("views/decisions.py", label="Go to Decisions", icon=":material/gavel:")
     st.stop()
 ids = scored.user_ids
 
@@ -148,7 +148,7 @@ def from_database(what: str) -> Iterator[None]:
 if queue.n == 0:
     st.info("Nobody is flagged with these settings: there is no one to review.")
     st.page_link(
-        "pages/decisions.py", label="Change the costs on Decisions", icon=":material/gavel:"
+        "views/decisions.py", label="Change the costs on Decisions", icon=":material/gavel:"
     )
 user = st.session_state[state.REVIEW_USER]
 if queue.n and queue.position(user) is None:

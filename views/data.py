@@ -10,7 +10,7 @@ import streamlit as st
 
 from fakeusers import models, reading
 from fakeusers.errors import FakeusersError
-from pages import _state as state
+from views import _state as state
 
 OVERLAP_CHOICES = {"keep_one": "Keep one copy (recommended)", "keep_all": "Keep both copies"}
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from fakeusers import scoring
 from fakeusers.errors import FakeusersError
-from pages import _state as state
+from views import _state as state
 
 
 def data_summary() -> str:
@@ -63,7 +63,7 @@ def link_to_a_model_that_scores() -> None:
         if missing_time
         else "Go to Model"
     )
-    st.page_link("pages/model.py", label=label, icon=":material/model_training:")
+    st.page_link("views/model.py", label=label, icon=":material/model_training:")
 
 
 def scored_or_stop(needs: str) -> scoring.ScoredLog:
@@ -71,8 +71,8 @@ def scored_or_stop(needs: str) -> scoring.ScoredLog:
     needs data and a model) or why the model cannot score, and stop the page."""
     if state.dataset() is None or state.active_model() is None:
         st.info(f"Load data and a model first: {needs}.")
-        st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
-        st.page_link("pages/model.py", label="Go to Model", icon=":material/model_training:")
+        st.page_link("views/data.py", label="Go to Data", icon=":material/upload_file:")
+        st.page_link("views/model.py", label="Go to Model", icon=":material/model_training:")
         st.stop()
     try:
         return state.scored_log()

@@ -9,14 +9,14 @@ import streamlit as st
 
 from fakeusers import plots
 from fakeusers.errors import FakeusersError
-from pages import _state as state
-from pages import _status, _url
+from views import _state as state
+from views import _status, _url
 
 st.title("Users")
 loaded = state.dataset()
 if loaded is None:
     st.info("Load a log first.")
-    st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
+    st.page_link("views/data.py", label="Go to Data", icon=":material/upload_file:")
     st.stop()
 log = loaded.log
 
@@ -147,7 +147,7 @@ def one_user() -> None:
 # Opened from a click in the Decisions page's flagged list: that user first.
 if st.session_state.pop(state.USER_OPENED, False):
     st.page_link(
-        "pages/decisions.py", label="Back to the flagged users", icon=":material/arrow_back:"
+        "views/decisions.py", label="Back to the flagged users", icon=":material/arrow_back:"
     )
     one_user()
     population()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _state as state
-from pages import _status
+from views import _state as state
+from views import _status
 
 st.title("fakeusers")
 st.markdown(
@@ -27,22 +27,22 @@ with right, st.container(border=True):
 st.subheader("Next step")
 if loaded is None:
     st.page_link(
-        "pages/data.py",
+        "views/data.py",
         label="Upload click logs, or load the demo",
         icon=":material/arrow_forward:",
     )
 elif current is None:
     st.page_link(
-        "pages/model.py",
+        "views/model.py",
         label="Train a model, or load a saved one",
         icon=":material/arrow_forward:",
     )
 else:
     st.page_link(
-        "pages/decisions.py",
+        "views/decisions.py",
         label="Set the costs and see who is flagged",
         icon=":material/arrow_forward:",
     )
     st.page_link(
-        "pages/users.py", label="Explore users and why they look fake", icon=":material/search:"
+        "views/users.py", label="Explore users and why they look fake", icon=":material/search:"
     )

@@ -14,8 +14,8 @@ from fakeusers import export, plots
 from fakeusers.decisioninputs import MAX_COST
 from fakeusers.errors import FakeusersError
 from fakeusers.scoring import ScoredLog
-from pages import _state as state
-from pages import _status, _url
+from views import _state as state
+from views import _status, _url
 
 PAGE_ROWS = 100
 QUALITY = (
@@ -192,7 +192,7 @@ def open_user(user_id: str) -> None:
     st.session_state[state.USER] = user_id
     st.session_state[state.USER_OPENED] = True
     st.session_state[state.FLAGGED_PICKS] += 1
-    st.switch_page("pages/users.py")
+    st.switch_page("views/users.py")
 
 
 def prepared(scored: ScoredLog, place: DeltaGenerator) -> pd.DataFrame | None:

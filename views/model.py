@@ -9,7 +9,7 @@ import streamlit as st
 from fakeusers import explain, models, plots, progress, quality, training
 from fakeusers.errors import FakeusersError
 from fakeusers.store import ModelStore, default_name
-from pages import _state as state
+from views import _state as state
 
 
 def verdicts_in(loaded: state.Dataset) -> dict[str, str]:
@@ -42,7 +42,7 @@ def train_form(loaded: state.Dataset | None) -> None:
     missing."""
     if loaded is None:
         st.info("Load a labelled log on the Data page to train a model.")
-        st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
+        st.page_link("views/data.py", label="Go to Data", icon=":material/upload_file:")
         return
     verdicts = verdicts_in(loaded)
     if not loaded.log.report.labelled and not verdicts:
