@@ -25,11 +25,12 @@ from __future__ import annotations
 import os
 import re
 from decimal import Decimal
+from pathlib import Path
 
 from fakeusers.errors import FakeusersError
 from fakeusers.quoting import quote
 
-__all__ = ["format_size", "limit_from_env", "parse_size"]
+__all__ = ["available_memory", "format_size", "limit_from_env", "machine_memory", "parse_size"]
 
 # Bytes per unit, by lower-cased unit: K, KiB, KB and so on for each power.
 _UNITS = {"": 1, "b": 1} | {
@@ -157,3 +158,47 @@ def limit_from_env(env_var: str, default: int) -> int:
         raise FakeusersError(
             f"{env_var}: {exc} Or unset it for the default, {format_size(default)}."
         ) from exc
+
+
+_CGROUP_FILES = (  # (limit, usage): cgroup v2, then v1
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+)
+
+
+def _cgroup_memory() -> tuple[int, int] | None:
+    """The container's memory limit and use in bytes; None when there is no limit."""
+    for limit_file, used_file in _CGROUP_FILES:
+        try:
+            limit = int(Path(limit_file).read_text().strip())
+            used = int(Path(used_file).read_text().strip())
+        except (OSError, ValueError):  # no such file, or "max": no limit here
+            continue
+        if limit < 2**60:  # a huge number also means no limit
+            return limit, used
+    return None
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the container's limit when it is lower than
+    the machine's memory, else the machine's."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    cgroup = _cgroup_memory()
+    return min(total, cgroup[0]) if cgroup else total
+
+
+def available_memory() -> int | None:
+    """Bytes of memory free for new work now: ``MemAvailable``, or the container's room
+    when lower; None when neither can be read."""
+    available = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    cgroup = _cgroup_memory()
+    if cgroup:
+        room = cgroup[0] - cgroup[1]
+        available = room if available is None else min(available, room)
+    return available

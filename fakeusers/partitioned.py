@@ -23,13 +23,11 @@ from the partitions; see :func:`score_within` for what it cannot say exactly.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import math
 import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Literal
@@ -38,16 +36,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from fakeusers.csvparse import _SNIFF_BYTES, _column_positions, _header, _no_rows, _refuse_non_csv
 from fakeusers.errors import FakeusersError
-from fakeusers.limits import format_size, parse_size
+from fakeusers.limits import available_memory, format_size, parse_size
 from fakeusers.overlaps import _overlap_warning, duplicate_rows_warning
-from fakeusers.quoting import EXAMPLES, shown
+from fakeusers.quoting import shown
 from fakeusers.reading import LoadReport, Log, Source, _check_mangled_ids, _encode, read_logs
-from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS, OPTIONAL, REQUIRED
+from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS
 from fakeusers.scoring import Rule, ScoredLog
+from fakeusers.spreading import MAX_BLOCK, ROW, Spread
 
 __all__ = [
     "BASELINE_BYTES",
@@ -71,8 +68,6 @@ PEAK_PER_CSV_BYTE = 6.0
 _GZIP_RATIO = 6
 _MIN_PART_BYTES = 256 << 10
 _MAX_PARTS = 512
-_MAX_BLOCK = 16 << 20
-_ROW = "__row"  # the row's number in the whole log, carried through the partitions
 _MANGLED_WORDS = "like spreadsheet scientific notation"
 # The order in which the reader counts dropped rows (and the load report lists them).
 _DROP_ORDER = (
@@ -85,28 +80,8 @@ _DROP_ORDER = (
 
 
 def default_budget() -> int:
-    """Half of the memory available: ``MemAvailable``, or the cgroup's limit when lower."""
-    available = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                available = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    for path, used in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-        ),
-    ):
-        try:
-            limit = int(Path(path).read_text().strip())
-            room = limit - int(Path(used).read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if limit < 2**60:  # "max" or a huge number: no limit
-            available = room if available is None else min(available, room)
+    """Half of the memory available: ``MemAvailable``, or the container's room when lower."""
+    available = available_memory()
     if available is None:
         return 4 * 1024**3
     return max(available // 2, 256 * 1024**2)
@@ -277,327 +252,17 @@ def score_partitioned(
         )
     part_bytes = max(int(usable / PEAK_PER_CSV_BYTE), _MIN_PART_BYTES)
     n_parts = min(max(math.ceil(data / part_bytes), 2), _MAX_PARTS)
-    block = min(max(part_bytes // 4, 1 << 20), _MAX_BLOCK)
+    block = min(max(part_bytes // 4, 1 << 20), MAX_BLOCK)
     with tempfile.TemporaryDirectory(prefix="fakeusers-partitions-") as tmp:
         say(
             f"Scoring within {format_size(budget)}: {n_parts} partitions of users in "
             f"temporary files under {tmp} ..."
         )
-        spread = _Spread(Path(tmp), n_parts, block)
+        spread = Spread(Path(tmp), n_parts, block)
         for i, source in enumerate(sources):
             spread.add_file(i, source)
         report = spread.report(overlaps)
         return _score_parts(spread, report, stored, rule, verdicts, overlaps, reasons)
-
-
-class _Spread:
-    """The log's rows spread over partition files, and what the streaming parse saw."""
-
-    def __init__(self, folder: Path, n_parts: int, block: int) -> None:
-        self.folder = folder
-        self.n_parts = n_parts
-        self.block = block
-        self.names: list[str] = []
-        self.columns: list[list[str]] = []
-        self.file_rows: list[int] = []
-        self.extra: dict[str, list[str]] = {}
-        self.warnings: list[str] = []
-        self.skipped = 0
-        self.next_row = 0
-        # The file being streamed: the first rows skipped (their text) and how many.
-        self.bad_rows: list[str] = []
-        self.n_bad = 0
-
-    def path(self, part: int, file: int) -> Path:
-        return self.folder / f"part{part:04d}-file{file:04d}.arrow"
-
-    def add_file(self, index: int, source: Source) -> None:
-        name, open_stream = _opener(source)
-        with open_stream() as fh:
-            head = fh.read(_SNIFF_BYTES)
-        _refuse_non_csv(name, head)
-        fields, delimiter, _ = _header(name, head)
-        positions, extra = _column_positions(name, fields)
-        if b"\n" not in head and b"\r" not in head:
-            raise _no_rows(name)
-        cut = max(head.rfind(b"\n"), head.rfind(b"\r"))
-        encoding = "utf-8" if _utf8(head[: cut + 1]) else "latin-1"
-        warnings = []
-        if extra:
-            warnings.append(f"{name}: extra columns ignored: {shown(extra)}.")
-            self.extra[name] = extra
-        if delimiter != ",":
-            named = {";": "semicolons", "\t": "tabs", "|": "pipes"}[delimiter]
-            warnings.append(f"{name} uses {named} as the delimiter; read it that way.")
-        attempt = (encoding, False)
-        while True:
-            try:
-                rows = self._stream(index, open_stream, fields, positions, delimiter, attempt)
-            except _Redo as redo:
-                attempt = redo.attempt
-                continue
-            except pa.ArrowInvalid:
-                raise FakeusersError(
-                    f"{name} cannot be read as CSV past its header: the file may be damaged or "
-                    "cut off. Export it again as comma-separated CSV with one row per action."
-                ) from None
-            bad_rows = self.bad_rows
-            if bad_rows and not attempt[1] and _has_quote(open_stream):
-                attempt = (attempt[0], True)
-                self._discard(index)
-                continue
-            break
-        if attempt[0] == "latin-1":
-            warnings.append(f"{name} is not UTF-8; read it as Latin-1.")
-        if rows == 0:
-            if bad_rows:
-                raise FakeusersError(
-                    f"{name}: no row has the header's {len(fields)} fields. Check the "
-                    "delimiter and the quotes, and export the log again as comma-separated CSV."
-                )
-            raise _no_rows(name)
-        if bad_rows:
-            lines = _line_numbers(open_stream, bad_rows[:EXAMPLES], attempt[0])
-            if lines:
-                warnings.append(
-                    f"{name}: rows with a wrong number of fields (expected {len(fields)}) at "
-                    f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}"
-                    f"{' and more' if len(bad_rows) > len(lines) else ''}."
-                )
-        self.names.append(name)
-        self.columns.append([c for c in (*REQUIRED, *OPTIONAL) if c in positions])
-        self.file_rows.append(rows)
-        self.skipped += self.n_bad
-        self.warnings += warnings
-        self.next_row += rows
-
-    def _discard(self, index: int) -> None:
-        for part in range(self.n_parts):
-            self.path(part, index).unlink(missing_ok=True)
-
-    def _stream(
-        self,
-        index: int,
-        open_stream: Callable[[], Any],
-        fields: list[str],
-        positions: dict[str, int],
-        delimiter: str,
-        attempt: tuple[str, bool],
-    ) -> int:
-        """Spread one file's rows over the partitions; the number of rows read."""
-        encoding, newlines_in_values = attempt
-        self.bad_rows = []
-        self.n_bad = 0
-
-        def skip_row(row: pacsv.InvalidRow) -> str:
-            if len(self.bad_rows) < EXAMPLES + 1:
-                self.bad_rows.append(row.text)
-            self.n_bad += 1
-            return "skip"
-
-        names = [f"c{i}" for i in range(len(fields))]
-        wanted = [c for c in (*REQUIRED, *OPTIONAL) if c in positions]
-        include = [f"c{positions[c]}" for c in wanted]
-        rows = 0
-        try:
-            with ExitStack() as stack:
-                fh = stack.enter_context(open_stream())
-                reader = pacsv.open_csv(
-                    fh,
-                    read_options=pacsv.ReadOptions(
-                        column_names=names,
-                        skip_rows=1,
-                        block_size=self.block,
-                        encoding=encoding,
-                    ),
-                    parse_options=pacsv.ParseOptions(
-                        delimiter=delimiter,
-                        invalid_row_handler=skip_row,
-                        newlines_in_values=newlines_in_values,
-                    ),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types={c: pa.string() for c in include},
-                        include_columns=include,
-                        strings_can_be_null=False,
-                        quoted_strings_can_be_null=False,
-                    ),
-                )
-                writers: dict[int, Any] = {}
-                while True:
-                    try:
-                        batch = reader.read_next_batch()
-                    except StopIteration:
-                        break
-                    if batch.num_rows == 0:
-                        continue
-                    numbers = np.arange(self.next_row + rows, self.next_row + rows + batch.num_rows)
-                    batch = pa.RecordBatch.from_arrays(
-                        [*batch.columns, pa.array(numbers)], names=[*wanted, _ROW]
-                    )
-                    rows += batch.num_rows
-                    self._write(batch, index, writers, stack)
-        except pa.ArrowInvalid as exc:
-            if rows == 0 and "empty csv" in str(exc).lower():
-                return 0  # a header and nothing else
-            self._maybe_latin1(exc, index, encoding, newlines_in_values)
-            raise
-        return rows
-
-    def _maybe_latin1(self, exc: Exception, index: int, encoding: str, newlines: bool) -> None:
-        if encoding == "utf-8" and "UTF8" in str(exc).upper().replace("-", ""):
-            self._discard(index)
-            raise _Redo(("latin-1", newlines)) from None
-
-    def _write(
-        self,
-        batch: pa.RecordBatch,
-        index: int,
-        writers: dict[int, Any],
-        stack: ExitStack,
-    ) -> None:
-        part = _partition_of(batch.column("UserId"), self.n_parts)
-        order = np.argsort(part, kind="stable")
-        bounds = np.searchsorted(part[order], np.arange(self.n_parts + 1))
-        ordered = batch.take(pa.array(order))
-        for p in range(self.n_parts):
-            start, stop = int(bounds[p]), int(bounds[p + 1])
-            if start == stop:
-                continue
-            if p not in writers:
-                sink = stack.enter_context(pa.OSFile(str(self.path(p, index)), "wb"))
-                writers[p] = stack.enter_context(pa.ipc.new_stream(sink, batch.schema))
-            writers[p].write_batch(ordered.slice(start, stop - start))
-
-    def report(self, overlaps: str) -> LoadReport:
-        """The load report as far as the streaming parse knows it."""
-        report = LoadReport(files=list(self.names), overlaps_kept=overlaps)
-        report.extra_columns = dict(self.extra)
-        report.file_rows = list(self.file_rows)
-        if self.skipped:
-            report.dropped["wrong number of fields"] = self.skipped
-        report.warnings = list(self.warnings)
-        present = set().union(*map(set, self.columns))
-        self.shared = [c for c in (*REQUIRED, *OPTIONAL) if c in present]
-        for label in OPTIONAL:
-            missing = [
-                n for n, cols in zip(self.names, self.columns, strict=True) if label not in cols
-            ]
-            if label in present and missing:
-                report.warnings.append(
-                    f"{label} column ignored: {', '.join(missing)} has none while other files do."
-                )
-                self.shared.remove(label)
-        return report
-
-    def tables(self, part: int) -> list[pa.Table]:
-        """One table per file of one partition, with the columns all files share."""
-        out = []
-        for index in range(len(self.names)):
-            path = self.path(part, index)
-            if path.exists():
-                with pa.OSFile(str(path), "rb") as fh:
-                    table = pa.ipc.open_stream(fh).read_all()
-            else:
-                table = pa.table(
-                    {c: pa.array([], pa.string()) for c in self.columns[index]}
-                    | {_ROW: pa.array([], pa.int64())}
-                )
-            out.append(table.select([*self.shared, _ROW]))
-        return out
-
-
-class _Redo(Exception):
-    """Stream the file again with another encoding or quoting."""
-
-    def __init__(self, attempt: tuple[str, bool]) -> None:
-        self.attempt = attempt
-
-
-def _opener(source: Source) -> tuple[str, Callable[[], Any]]:
-    """The file's name and a function opening its (decompressed) content as a stream."""
-    if isinstance(source, tuple):
-        name, data = source
-        data = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
-        return Path(str(name)).name, lambda: pa.BufferReader(data)
-    path = Path(source)
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(2)
-    except FileNotFoundError:
-        raise FakeusersError(f"{path}: no such file. Check the path.") from None
-    except IsADirectoryError:
-        raise FakeusersError(f"{path} is a folder, not a CSV file.") from None
-    except OSError as exc:
-        raise FakeusersError(f"{path} cannot be read: {exc.strerror}.") from None
-    if magic == b"\x1f\x8b":
-        return path.name, lambda: pa.PythonFile(_GzipChecked(path), mode="r")
-    return path.name, lambda: pa.OSFile(str(path), "rb")
-
-
-class _GzipChecked(gzip.GzipFile):
-    """A gzip file whose damage is a :class:`FakeusersError` naming it."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(str(path), "rb")
-        self._name = path.name
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            return super().read(size)
-        except (OSError, EOFError, gzip.BadGzipFile):
-            raise FakeusersError(
-                f"{self._name} is a damaged gzip file. Compress it again or upload the plain CSV."
-            ) from None
-
-
-def _utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _has_quote(open_stream: Callable[[], Any]) -> bool:
-    with open_stream() as fh:
-        while chunk := fh.read(_MAX_BLOCK):
-            if b'"' in chunk:
-                return True
-    return False
-
-
-def _line_numbers(open_stream: Callable[[], Any], texts: list[str], encoding: str) -> list[int]:
-    """Line numbers (1-based) of the first occurrences of a few skipped rows' text, found by
-    streaming the file (as :mod:`fakeusers.csvparse` finds them in memory)."""
-    targets = [t.encode(encoding, errors="replace") for t in texts]
-    lines: list[int] = []
-    line = 1
-    tail = b""
-    with open_stream() as fh:
-        while targets and (chunk := fh.read(_MAX_BLOCK)):
-            data = tail + chunk
-            start = 0
-            while targets:
-                pos = data.find(targets[0], start)
-                if pos < 0:
-                    break
-                lines.append(line + data.count(b"\n", 0, pos))
-                targets.pop(0)
-                start = pos + 1
-            keep = min(len(data), max((len(t) for t in targets), default=0))
-            line += data.count(b"\n", 0, len(data) - keep)
-            tail = data[len(data) - keep :]
-    return lines
-
-
-def _partition_of(user_ids: pa.Array, n_parts: int) -> np.ndarray:
-    """Each row's partition: a stable hash of its trimmed user ID (the same in every run,
-    block and file, so all of a user's rows land in one partition)."""
-    encoded = pc.utf8_trim_whitespace(user_ids).dictionary_encode()
-    values = encoded.dictionary.to_numpy(zero_copy_only=False)
-    hashed = pd.util.hash_array(values.astype(object)) % np.uint64(n_parts)
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    return hashed.astype(np.int32)[codes]
 
 
 @dataclasses.dataclass
@@ -613,7 +278,7 @@ class _Part:
     unseen_rows: int
 
 
-def _lines_in_files(text: str, tables: list[pa.Table], spread: _Spread) -> str:
+def _lines_in_files(text: str, tables: list[pa.Table], spread: Spread) -> str:
     """``text`` with the lines it names (``FILE line N``, as the reader locates a row in the
     tables it was given) turned from lines of a partition into lines of the file."""
     starts = np.concatenate([[0], np.cumsum(spread.file_rows)])
@@ -623,7 +288,7 @@ def _lines_in_files(text: str, tables: list[pa.Table], spread: _Spread) -> str:
         row = int(match.group(2)) - 2  # the reader's line: the header is line 1
         if not 0 <= row < tables[index].num_rows:
             return match.group(0)
-        number = tables[index].column(_ROW)[row].as_py()
+        number = tables[index].column(ROW)[row].as_py()
         return f"{match.group(1)} line {number - starts[index] + 2}"
 
     names = "|".join(re.escape(n) for n in spread.names)
@@ -646,13 +311,13 @@ def _first_rows(tables: list[pa.Table], user_ids: np.ndarray) -> np.ndarray:
     ids = pc.utf8_trim_whitespace(table.column("UserId")).combine_chunks().dictionary_encode()
     codes = ids.indices.to_numpy(zero_copy_only=False)
     _, first = np.unique(codes, return_index=True)
-    rows = table.column(_ROW).to_numpy()[first]
+    rows = table.column(ROW).to_numpy()[first]
     position = pd.Index(ids.dictionary.to_numpy(zero_copy_only=False)).get_indexer(user_ids)
     return rows[position]
 
 
 def _score_parts(
-    spread: _Spread,
+    spread: Spread,
     report: LoadReport,
     stored: Any,
     rule: Rule | None,
@@ -672,7 +337,7 @@ def _score_parts(
         part_report = LoadReport(files=list(spread.names), overlaps_kept=overlaps)
         part_report.file_rows = [t.num_rows for t in tables]
         try:
-            log = _encode([t.drop_columns([_ROW]) for t in tables], part_report)
+            log = _encode([t.drop_columns([ROW]) for t in tables], part_report)
         except FakeusersError as exc:
             if "no usable rows left" in str(exc):
                 _merge_dropped(report, part_report)  # every row of this partition dropped

@@ -19,10 +19,9 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 from fakeusers.errors import BusyError, FakeusersError, InputTooLargeError
-from fakeusers.limits import format_size, limit_from_env
+from fakeusers.limits import format_size, limit_from_env, machine_memory
 
 __all__ = [
     "MAX_MEMORY_ENV",
@@ -103,23 +102,6 @@ class Slots:
             with self._lock:
                 self.busy -= 1
             self._free.release()
-
-
-def machine_memory() -> int:
-    """Bytes of memory this process may use: the container's limit (cgroup v2 or v1) when
-    it is lower than the machine's memory, else the machine's."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    for limit_file in (
-        "/sys/fs/cgroup/memory.max",
-        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-    ):
-        try:
-            text = Path(limit_file).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit():
-            total = min(total, int(text))
-    return total
 
 
 class MemoryBudget:
