@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import stat
+import sys
 import threading
 import zipfile
 from collections import OrderedDict
@@ -30,12 +31,14 @@ __all__ = [
     "TRUSTED_TYPES",
     "build",
     "card_bytes",
+    "build_scored",
     "check_libraries",
     "dumps",
     "plain",
     "read_verified",
     "retrain_hint",
     "running_versions",
+    "scoring_bytes",
 ]
 
 #: The model card's format. Version 1 (joblib bundles) is refused: it runs code when read.
@@ -80,8 +83,8 @@ def retrain_hint(name: str) -> str:
 
 
 def read_verified(path: Path, ref: str, sha256: object) -> bytes:
-    """A bundle's bytes, read from a plain file (never through a link) and checked against
-    the sha256 its card records.
+    """A stored file's bytes (the bundle, the scoring arrays), read from a plain file (never
+    through a link) and checked against the sha256 its card records.
 
     Raises
     ------
@@ -97,12 +100,12 @@ def read_verified(path: Path, ref: str, sha256: object) -> bytes:
             data = f.read()
     except OSError as exc:
         raise ModelUnusableError(
-            f"Cannot read the bundle file {path} of model '{ref}': {exc.strerror}. Check the "
+            f"Cannot read the file {path} of model '{ref}': {exc.strerror}. Check the "
             "file's permissions."
         ) from exc
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ModelUnusableError(
-            f"The bundle file {path} of model '{ref}' does not match the sha256 in its "
+            f"The file {path} of model '{ref}' does not match the sha256 in its "
             "model.json: it was changed or corrupted, so it was not loaded. Restore it from a "
             f"backup or retrain the model with {retrain_hint(name)}."
         )
@@ -116,30 +119,54 @@ def dumps(model: Any) -> bytes:
     return sio.dumps(model.bundle())
 
 
+def scoring_bytes(model: Any) -> bytes | None:
+    """The ``numpy.savez`` bytes of a model's scoring arrays; None when it has no scorer."""
+    import numpy as np
+
+    arrays = model.scoring_arrays()
+    if arrays is None:
+        return None
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
+@functools.cache
+def _sklearn_version() -> str:
+    """The installed scikit-learn's version, without importing it (1 s) when not imported."""
+    if "sklearn" in sys.modules:
+        return sys.modules["sklearn"].__version__
+    from importlib.metadata import version
+
+    return version("scikit-learn")
+
+
 def check_libraries(name: str, card: dict[str, Any]) -> None:
     """Refuse a model fitted by another scikit-learn: its internals may load wrong."""
-    import sklearn
-
     libraries = card.get("libraries")
     trained = libraries.get("scikit-learn") if isinstance(libraries, dict) else None
-    if trained != sklearn.__version__:
+    if trained != _sklearn_version():
         raise ModelUnusableError(
             f"Model '{name}' was trained with scikit-learn {trained} but this is "
-            f"{sklearn.__version__}; retrain it with {retrain_hint(name)} "
+            f"{_sklearn_version()}; retrain it with {retrain_hint(name)} "
             f"(or install scikit-learn=={trained} to use it as it is)."
         )
 
 
-def _bundle_types(name: str, data: bytes) -> set[str]:
-    """Every ``module.class`` a skops file names, read from its schema without building."""
+def _schema(name: str, data: bytes) -> Any:
+    """A skops file's schema: what it holds, read without building anything."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            schema = json.loads(archive.read("schema.json"))
+            return json.loads(archive.read("schema.json"))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ModelUnusableError(
             f"The bundle of model '{name}' is not a skops file ({exc}). Retrain it with "
             f"{retrain_hint(name)}."
         ) from exc
+
+
+def _bundle_types(schema: Any) -> set[str]:
+    """Every ``module.class`` a skops schema names."""
     found: set[str] = set()
     stack = [schema]
     while stack:
@@ -176,13 +203,7 @@ def build(key: tuple, name: str, version: int, data: bytes, card: dict) -> Any:
 
     from fakeusers.models import TrainedModel
 
-    untrusted = sorted(_bundle_types(name, data) - set(TRUSTED_TYPES))
-    if untrusted:
-        raise ModelUnusableError(
-            f"The bundle of model '{name}@{version}' contains types fakeusers does not trust "
-            f"({', '.join(untrusted[:5])}), so it was not loaded, whatever its sha256. "
-            f"Retrain it with {retrain_hint(name)}."
-        )
+    _check_trusted(name, version, _schema(name, data))
     try:
         bundle = sio.loads(data, trusted=list(TRUSTED_TYPES))
         model = TrainedModel.from_bundle(bundle, card)
@@ -194,6 +215,79 @@ def build(key: tuple, name: str, version: int, data: bytes, card: dict) -> Any:
             f"The bundle of model '{name}@{version}' could not be read ({type(exc).__name__}: "
             f"{exc}). Retrain it with {retrain_hint(name)}."
         ) from exc
+    with _CACHE_LOCK:
+        _CACHE[key] = model
+        while len(_CACHE) > _CACHED_MODELS:
+            _CACHE.popitem(last=False)
+    return model
+
+
+def _check_trusted(name: str, version: int, schema: Any) -> None:
+    untrusted = sorted(_bundle_types(schema) - set(TRUSTED_TYPES))
+    if untrusted:
+        raise ModelUnusableError(
+            f"The bundle of model '{name}@{version}' contains types fakeusers does not trust "
+            f"({', '.join(untrusted[:5])}), so it was not loaded, whatever its sha256. "
+            f"Retrain it with {retrain_hint(name)}."
+        )
+
+
+def build_scored(
+    key: tuple, name: str, version: int, data: bytes, scoring: bytes, card: dict
+) -> Any:
+    """A model whose scoring arrays (:func:`scoring_bytes`) matched the card, once per ``key``.
+
+    It scores without scikit-learn; its pipeline is built from the bundle ``data`` (as
+    :func:`build` does) the first time it is read, and must agree with the arrays. What can be
+    checked without building is checked now: the bundle's types (:data:`TRUSTED_TYPES`) and
+    that it holds a pipeline.
+
+    Raises
+    ------
+    ModelUnusableError
+        Untrusted types, not a skops file, not a pipeline, or arrays that do not make a model.
+    """
+    import numpy as np
+
+    from fakeusers.linear import LinearScorer
+    from fakeusers.models import Deferred, TrainedModel
+
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    schema = _schema(name, data)
+    _check_trusted(name, version, schema)
+    held = schema.get("content") if isinstance(schema, dict) else None
+    pipeline = held.get("pipeline") if isinstance(held, dict) else None
+    if not isinstance(pipeline, dict) or pipeline.get("__class__") != "Pipeline":
+        what = pipeline.get("__class__") if isinstance(pipeline, dict) else "nothing"
+        raise ModelUnusableError(
+            f"Model '{name}@{version}' holds a {what}, not a fakeusers model. Retrain it with "
+            f"{retrain_hint(name)}."
+        )
+    try:
+        with np.load(io.BytesIO(scoring), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ModelUnusableError(
+            f"The scoring arrays of model '{name}@{version}' cannot be read ({exc}). Retrain "
+            f"it with {retrain_hint(name)}."
+        ) from exc
+
+    def pipeline_from_bundle() -> Any:
+        built = build(("pipeline", *key), name, version, data, card).pipeline
+        agrees = LinearScorer.from_pipeline(built)
+        if agrees is None or any(
+            not np.array_equal(a, arrays[k], equal_nan=True) for k, a in agrees.arrays().items()
+        ):
+            raise ModelUnusableError(
+                f"The bundle and the scoring arrays of model '{name}@{version}' disagree: the "
+                f"files were changed. Retrain it with {retrain_hint(name)}."
+            )
+        return built
+
+    model = TrainedModel.from_scoring(arrays, card, Deferred(pipeline_from_bundle))
     with _CACHE_LOCK:
         _CACHE[key] = model
         while len(_CACHE) > _CACHED_MODELS:

@@ -16,26 +16,26 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegressionCV
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from fakeusers import DEFAULT_MODEL, MODEL_TYPES
-from fakeusers.applicability import profile
+from fakeusers.bundles import retrain_hint
 from fakeusers.errors import FakeusersError, ModelUnusableError
 from fakeusers.features import Vocabulary, featurize
+from fakeusers.linear import LinearScorer
 from fakeusers.progress import FitClock, Progress
 from fakeusers.reading import Log
+
+if TYPE_CHECKING:  # imported where used: scoring with a stored scorer needs neither
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -65,6 +65,12 @@ def make_pipeline(model_type: str = DEFAULT_MODEL, *, random_state: int = 0) -> 
     >>> make_pipeline("logistic").steps[-1][0]
     'model'
     """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     if model_type == "logistic":
         return Pipeline(
             [
@@ -135,6 +141,8 @@ def reliability_table(y_true: np.ndarray, p: np.ndarray, bins: int = 10) -> list
 
 def classification_metrics(y_true: np.ndarray, p: np.ndarray) -> dict:
     """ROC AUC, average precision, Brier score, log loss and the reliability table."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
     y_true = np.asarray(y_true)
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     both = len(np.unique(y_true)) == 2
@@ -149,6 +157,43 @@ def classification_metrics(y_true: np.ndarray, p: np.ndarray) -> dict:
     }
 
 
+class Deferred:
+    """A value built on first use, once, whichever thread asks first.
+
+    A stored model's pipeline is one: skops builds it, which imports scikit-learn (about
+    1.5 s of CPU), and scoring with a :class:`~fakeusers.linear.LinearScorer` never needs it.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build: Callable[[], Any] | None = build
+        self._value: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._build is not None:
+                self._value = self._build()  # raises again on the next call if it fails
+                self._build = None
+            return self._value
+
+
+class _BuiltOnUse:
+    """The descriptor behind :attr:`TrainedModel.pipeline`: holds a pipeline or a
+    :class:`Deferred` one, and gives the pipeline."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}"
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            raise AttributeError("no default")  # a required dataclass field
+        value = obj.__dict__[self._slot]
+        return value.get() if isinstance(value, Deferred) else value
+
+    def __set__(self, obj: object, value: Any) -> None:
+        obj.__dict__[self._slot] = value
+
+
 @dataclass
 class TrainedModel:
     """A fitted pipeline with what it needs to score new logs and explain itself.
@@ -157,7 +202,8 @@ class TrainedModel:
     ----------
     model_type : str
     pipeline : sklearn.pipeline.Pipeline
-        Fitted on all training users.
+        Fitted on all training users. May be given as a :class:`Deferred`: it is then built
+        the first time it is read (a stored model scored by its ``scorer`` never reads it).
     vocabulary : Vocabulary
     cv : dict
         Cross-validated metrics (see :func:`classification_metrics`).
@@ -168,20 +214,29 @@ class TrainedModel:
     profile : dict
         What the training data looked like (:func:`fakeusers.applicability.profile`); empty
         for models saved before profiles were recorded.
+    scorer : LinearScorer or None
+        The pipeline's arithmetic in numpy, equal to it to the last bit on the training
+        users (logistic models; see :mod:`fakeusers.linear`); None when it has none.
     """
 
     model_type: str
-    pipeline: Pipeline
+    pipeline: Pipeline = _BuiltOnUse()  # type: ignore[assignment]
     vocabulary: Vocabulary
     cv: dict
     oof_y: np.ndarray
     oof_p: np.ndarray
     training: dict = field(default_factory=dict)
     profile: dict = field(default_factory=dict)
+    scorer: LinearScorer | None = None
 
     @property
     def feature_names(self) -> list[str]:
         return self.vocabulary.feature_names()
+
+    @property
+    def predictor(self) -> Any:
+        """What answers ``predict_proba``: the scorer when there is one, else the pipeline."""
+        return self.pipeline if self.scorer is None else self.scorer
 
     def params(self) -> dict:
         """The final estimator's parameters, JSON-friendly."""
@@ -202,6 +257,13 @@ class TrainedModel:
         """What the store writes with skops: stock scikit-learn objects and arrays only."""
         return {"pipeline": self.pipeline, "oof_y": self.oof_y, "oof_p": self.oof_p}
 
+    def scoring_arrays(self) -> dict[str, np.ndarray] | None:
+        """What the store writes beside the bundle when the model has a scorer: its arrays
+        and the out-of-fold labels and probabilities, numbers only (``numpy.savez``)."""
+        if self.scorer is None:
+            return None
+        return {"oof_y": self.oof_y, "oof_p": self.oof_p, **self.scorer.arrays()}
+
     @classmethod
     def from_bundle(cls, bundle: object, card: dict) -> TrainedModel:
         """Rebuild a model from what :meth:`bundle` and :meth:`card` stored.
@@ -211,28 +273,36 @@ class TrainedModel:
         ModelUnusableError
             If the bundle or the card do not hold what a model needs.
         """
-        name = card.get("name", "?")
-        try:
+        from sklearn.pipeline import Pipeline
+
+        with _unusable_when_lacking(card):
             pipeline = bundle["pipeline"]
             oof_y = np.asarray(bundle["oof_y"], dtype=np.int8)
             oof_p = np.asarray(bundle["oof_p"], dtype=np.float64)
-            model_type = card["model_type"]
-            vocabulary = Vocabulary.from_dict(card["vocabulary"])
-            cv, training = dict(card["cv"]), dict(card.get("training") or {})
-            recorded = card.get("profile")
-            recorded = dict(recorded) if isinstance(recorded, dict) else {}
-        except (KeyError, TypeError, ValueError) as exc:
+            fields = _card_fields(card)
+        if not isinstance(pipeline, Pipeline):
             raise ModelUnusableError(
-                f"Model '{name}' lacks {exc} in its bundle or card, so it cannot be used. "
-                f"Retrain it with `python -m fakeusers train LOGS --name {name} --replace`."
-            ) from exc
-        if not isinstance(pipeline, Pipeline) or model_type not in MODEL_TYPES:
-            raise ModelUnusableError(
-                f"Model '{name}' holds a {type(pipeline).__name__} of type {model_type!r}, not "
-                f"a fakeusers model. Retrain it with "
-                f"`python -m fakeusers train LOGS --name {name} --replace`."
+                f"Model '{card.get('name', '?')}' holds a {type(pipeline).__name__}, not a "
+                f"fakeusers model. Retrain it with {retrain_hint(card.get('name', '?'))}."
             )
-        return cls(model_type, pipeline, vocabulary, cv, oof_y, oof_p, training, recorded)
+        return cls(fields[0], pipeline, *fields[1:3], oof_y, oof_p, *fields[3:])
+
+    @classmethod
+    def from_scoring(cls, arrays: Any, card: dict, pipeline: Deferred) -> TrainedModel:
+        """Rebuild a model from what :meth:`scoring_arrays` and :meth:`card` stored, with its
+        pipeline built from the bundle when first read.
+
+        Raises
+        ------
+        ModelUnusableError
+            If the arrays or the card do not hold what a model needs.
+        """
+        with _unusable_when_lacking(card):
+            oof_y = np.asarray(arrays["oof_y"], dtype=np.int8)
+            oof_p = np.asarray(arrays["oof_p"], dtype=np.float64)
+            scorer = LinearScorer.from_arrays(arrays)
+            fields = _card_fields(card)
+        return cls(fields[0], pipeline, *fields[1:3], oof_y, oof_p, *fields[3:], scorer)
 
     def card(self) -> dict:
         """What the model store records in ``model.json`` besides its own fields."""
@@ -245,6 +315,34 @@ class TrainedModel:
             "cv": self.cv,
             "profile": self.profile,
         }
+
+
+@contextmanager
+def _unusable_when_lacking(card: dict) -> Iterator[None]:
+    """Turn a missing or malformed part of a stored model into a :class:`ModelUnusableError`."""
+    name = card.get("name", "?")
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelUnusableError(
+            f"Model '{name}' lacks {exc} in its bundle or card, so it cannot be used. "
+            f"Retrain it with {retrain_hint(name)}."
+        ) from exc
+
+
+def _card_fields(card: dict) -> tuple[str, Vocabulary, dict, dict, dict]:
+    """Model type, vocabulary, cv, training and profile from a stored card."""
+    model_type = card["model_type"]
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"the model type {model_type!r}")
+    recorded = card.get("profile")
+    return (
+        model_type,
+        Vocabulary.from_dict(card["vocabulary"]),
+        dict(card["cv"]),
+        dict(card.get("training") or {}),
+        dict(recorded) if isinstance(recorded, dict) else {},
+    )
 
 
 def training_problem(log: Log) -> str | None:
@@ -291,6 +389,8 @@ def _fit(
     side_by_side: bool,
 ) -> tuple[Pipeline, np.ndarray | None]:
     """A pipeline fitted on ``rows``, and its probabilities for the ``held_out`` rows."""
+    from threadpoolctl import threadpool_limits
+
     # Fits side by side get one OpenMP thread each (the limit is per thread), one per core.
     with threadpool_limits(limits=1 if side_by_side else None, user_api="openmp"):
         pipeline = make_pipeline(model_type, random_state=random_state).fit(X.iloc[rows], y[rows])
@@ -337,6 +437,11 @@ def train(
     FakeusersError
         Unlabelled log, conflicting labels, or fewer than 5 users in a class.
     """
+    from sklearn.model_selection import StratifiedKFold
+    from threadpoolctl import threadpool_limits
+
+    from fakeusers.applicability import profile
+
     make_pipeline(model_type)  # validate the type before any work
     problem = training_problem(log)
     if problem is not None:
@@ -402,10 +507,27 @@ def train(
         "fake_share": float(y.mean()),
         "timestamps": report.has_timestamps,
     }
+    scorer = _exact_scorer(pipeline, X)
     say(f"Trained {model_type} on {log.n_users:,} users.", 1.0)
     return TrainedModel(
-        model_type, pipeline, vocabulary, cv, y.astype(np.int8), oof, training, recorded
+        model_type, pipeline, vocabulary, cv, y.astype(np.int8), oof, training, recorded, scorer
     )
+
+
+def _exact_scorer(pipeline: Pipeline, X: pd.DataFrame) -> LinearScorer | None:
+    """The pipeline's :class:`~fakeusers.linear.LinearScorer` when it gives the pipeline's
+    probabilities to the last bit on the training users (asked in the blocks
+    :func:`probabilities` uses); None otherwise, and the pipeline scores."""
+    scorer = LinearScorer.from_pipeline(pipeline)
+    if scorer is None:
+        return None
+    for i in range(0, len(X), PREDICT_ROWS):
+        block = X.iloc[i : i + PREDICT_ROWS]
+        if not np.array_equal(
+            scorer.predict_proba(block), pipeline.predict_proba(block), equal_nan=True
+        ):
+            return None
+    return scorer
 
 
 def score(model: TrainedModel, log: Log) -> pd.DataFrame:
@@ -417,6 +539,8 @@ def score(model: TrainedModel, log: Log) -> pd.DataFrame:
         Columns ``UserId`` and ``is_fake_probability``, one row per user in order of first
         appearance in the log.
     """
+    import pandas as pd
+
     X, p = features_and_probabilities(model, log)
     return pd.DataFrame({"UserId": X.index.to_numpy(), "is_fake_probability": p})
 
@@ -438,9 +562,11 @@ PREDICT_ROWS = 65536
 
 def probabilities(model: TrainedModel, X: pd.DataFrame) -> np.ndarray:
     """The probability that each user (row of ``X``) is fake, in blocks of
-    :data:`PREDICT_ROWS` users counted from the first."""
+    :data:`PREDICT_ROWS` users counted from the first, by the model's scorer when it has one
+    (the same bits, without scikit-learn), else by its pipeline."""
+    predictor = model.predictor
     blocks = [
-        model.pipeline.predict_proba(X.iloc[i : i + PREDICT_ROWS])[:, 1]
+        predictor.predict_proba(X.iloc[i : i + PREDICT_ROWS])[:, 1]
         for i in range(0, len(X), PREDICT_ROWS)
     ]
     return np.concatenate(blocks).astype(np.float64) if blocks else np.zeros(0)

@@ -420,7 +420,7 @@ def _probabilities(
     for start in range(0, len(part_of), PREDICT_ROWS):
         block = slice(start, start + PREDICT_ROWS)
         X = _read_features(parts, part_of[block], local[block])
-        out[block] = model.pipeline.predict_proba(X)[:, 1]
+        out[block] = model.predictor.predict_proba(X)[:, 1]
     return out
 
 

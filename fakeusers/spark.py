@@ -233,7 +233,7 @@ def _input_frame(spark: Any, path: str, index: int, timestamps: bool) -> Any:
     )
 
 
-def _bucket_scorer(pipeline: Any, vocabulary: Any) -> Any:
+def _bucket_scorer(predictor: Any, vocabulary: Any) -> Any:
     """The function each worker runs on a bucket of users (a closure over the model)."""
 
     def score(table: pa.Table) -> pa.Table:
@@ -253,7 +253,7 @@ def _bucket_scorer(pipeline: Any, vocabulary: Any) -> Any:
             problem = {f.name: pa.nulls(1, f.type) for f in _RESULT}
             problem["_problem"] = pa.array([str(exc)])
             return pa.table(problem, schema=_RESULT)
-        p = pipeline.predict_proba(X)[:, 1].astype(np.float64)
+        p = predictor.predict_proba(X)[:, 1].astype(np.float64)
         first = pc.index_in(pa.array(log.user_ids, pa.string()), value_set=table["UserId"])
         first = pc.fill_null(first, 0)
         ts_kind = ""
@@ -334,7 +334,7 @@ def spark_probabilities(
     bucket = F.pmod(F.xxhash64("UserId"), F.lit(n)).alias("_bucket")
     with _quiet_pandas_warning():
         scored = rows.groupBy(bucket).applyInArrow(
-            _bucket_scorer(model.pipeline, vocabulary), _RESULT_DDL
+            _bucket_scorer(model.predictor, vocabulary), _RESULT_DDL
         )
         table = scored.toArrow()
     problems = table.filter(pc.is_valid(table["_problem"]))

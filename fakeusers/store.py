@@ -9,6 +9,8 @@ A store is a folder::
         current.json            which version ``<name>`` means (after a rollback)
         v1/ model.json          the model card (JSON, ``schema`` 2)
             model.skops         the fitted bundle: stock scikit-learn objects and arrays
+            scoring.npz         logistic models: the scorer's arrays and the out-of-fold
+                                probabilities, numbers only (see fakeusers.linear)
         v2/ ...
 
 The rules live here and nowhere else:
@@ -27,6 +29,10 @@ The rules live here and nowhere else:
   before anything is built, whatever the sha256 says. Our own classes are rebuilt from the
   card. Folders and files that are symlinks are refused. Models saved in the old
   joblib/pickle format are refused with a message that says how to retrain.
+- **Scoring needs no scikit-learn.** A model with a scorer (:mod:`fakeusers.linear`) is
+  loaded from its card and ``scoring.npz`` (read with ``allow_pickle=False``, its sha256 in
+  the card like the bundle's); the bundle is verified and its types checked at once, and
+  built only when its pipeline is first used.
 """
 
 from __future__ import annotations
@@ -48,12 +54,14 @@ from fakeusers.bundles import (
     CARD_SCHEMA,
     TRUSTED_TYPES,
     build,
+    build_scored,
     card_bytes,
     check_libraries,
     dumps,
     plain,
     read_verified,
     running_versions,
+    scoring_bytes,
 )
 from fakeusers.bundles import retrain_hint as _train_hint
 from fakeusers.errors import (
@@ -82,6 +90,7 @@ _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _VERSION_RE = re.compile(r"v([1-9][0-9]{0,8})")
 _CARD = "model.json"
 _BUNDLE = "model.skops"
+_SCORING = "scoring.npz"
 _CURRENT = "current.json"
 _PROMOTED = "promoted.json"
 
@@ -237,6 +246,7 @@ class ModelStore:
         """
         validate_name(name)
         bundle = dumps(model)
+        scoring = scoring_bytes(model)
         card = plain(model.card())
         try:
             with locked(self.root / name):
@@ -244,7 +254,7 @@ class ModelStore:
                 if (versions or self._legacy(name)) and not replace:
                     raise self._taken(name)
                 version = max(versions, default=0) + 1
-                card = self._write_version(name, version, bundle, card)
+                card = self._write_version(name, version, bundle, scoring, card)
                 (self.root / name / _CURRENT).unlink(missing_ok=True)
                 self._remove_legacy(name)
             with locked(self.root):
@@ -259,7 +269,7 @@ class ModelStore:
         return self._with_default(card)
 
     def _write_version(
-        self, name: str, version: int, bundle: bytes, card: dict[str, Any]
+        self, name: str, version: int, bundle: bytes, scoring: bytes | None, card: dict[str, Any]
     ) -> dict[str, Any]:
         folder = self.root / name / f"v{version}"
         staging = self.root / name / f".v{version}.partial"
@@ -276,6 +286,10 @@ class ModelStore:
             "bundle_bytes": len(bundle),
             "libraries": running_versions(),
         }
+        if scoring is not None:
+            card["scoring_file"] = _SCORING
+            card["scoring_sha256"] = hashlib.sha256(scoring).hexdigest()
+            write_bytes_atomic(staging / _SCORING, scoring, mode=0o644)
         write_bytes_atomic(staging / _BUNDLE, bundle, mode=0o644)
         write_bytes_atomic(staging / _CARD, card_bytes(card), mode=0o644)
         # A version appears whole (one rename) or not at all.
@@ -304,7 +318,13 @@ class ModelStore:
         card = self._card(name, version)
         bundle = self._bundle_bytes(name, version, card)
         key = (str(self.root), name, version, card["bundle_sha256"])
-        model = build(key, name, version, bundle, card)
+        if card.get("scoring_file") == _SCORING:
+            path = self._plain_file(name, version, _SCORING, "scoring arrays")
+            scoring = read_verified(path, f"{name}@{version}", card.get("scoring_sha256"))
+            key = (*key, card["scoring_sha256"])
+            model = build_scored(key, name, version, bundle, scoring, card)
+        else:
+            model = build(key, name, version, bundle, card)
         return StoredModel(name, version, model, card)
 
     def card(self, ref: str | None = None) -> dict[str, Any]:
@@ -580,17 +600,20 @@ class ModelStore:
         return card
 
     def _bundle_path(self, name: str, version: int) -> Path:
-        path = self._folder(name, version) / _BUNDLE
+        return self._plain_file(name, version, _BUNDLE, "bundle")
+
+    def _plain_file(self, name: str, version: int, file: str, what: str) -> Path:
+        path = self._folder(name, version) / file
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:
             raise ModelUnusableError(
-                f"The bundle file {path} of model '{name}@{version}' is missing. Restore it "
+                f"The {what} file {path} of model '{name}@{version}' is missing. Restore it "
                 f"from a backup or retrain the model with {_train_hint(name)}."
             ) from None
         if not stat.S_ISREG(mode):
             raise ModelUnusableError(
-                f"The bundle file {path} of model '{name}@{version}' is not a plain file (a "
+                f"The {what} file {path} of model '{name}@{version}' is not a plain file (a "
                 f"link, folder or device); it was not loaded. Retrain the model with "
                 f"{_train_hint(name)}."
             )

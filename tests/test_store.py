@@ -90,7 +90,7 @@ def test_round_trip_rebuilds_the_model_from_stock_objects_and_the_card(store, mo
     assert (card["name"], card["version"], card["schema"]) == ("june", 1, CARD_SCHEMA)
     assert card["default"] is True  # the first model of a store
     folder = store.root / "june" / "v1"
-    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.skops"]
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.skops", "scoring.npz"]
     loaded = store.load("june")
     assert loaded.ref == "june@1" and loaded.card == {
         k: v for k, v in card.items() if k != "default"
@@ -99,6 +99,10 @@ def test_round_trip_rebuilds_the_model_from_stock_objects_and_the_card(store, mo
     assert loaded.model.vocabulary == model.vocabulary
     np.testing.assert_array_equal(loaded.model.oof_p, model.oof_p)
     X = features(model, 50)
+    # scored by the stored arrays, as the pipeline scores, to the last bit
+    np.testing.assert_array_equal(
+        loaded.model.predictor.predict_proba(X), model.pipeline.predict_proba(X)
+    )
     np.testing.assert_array_equal(
         loaded.model.pipeline.predict_proba(X), model.pipeline.predict_proba(X)
     )
