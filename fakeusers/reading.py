@@ -489,9 +489,8 @@ def _encode_column(column: pa.ChunkedArray) -> tuple[_Column, _Merged]:
     numeric = _canonical_integers(column)
     if numeric is not None:
         return numeric, _Merged()
-    encoded = column.dictionary_encode().combine_chunks()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    stripped = pc.utf8_trim_whitespace(encoded.dictionary)
+    codes, dictionary = _dictionary_encode_halves(column)
+    stripped = pc.utf8_trim_whitespace(dictionary)
     merged = stripped.dictionary_encode()
     remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32)
     values = np.asarray(merged.dictionary.to_pylist(), dtype=object)
@@ -500,7 +499,7 @@ def _encode_column(column: pa.ChunkedArray) -> tuple[_Column, _Merged]:
     # Distinct raw values that trimming made equal: say so, with the raw forms.
     counts = np.bincount(remap, minlength=len(values))
     shared = np.flatnonzero(counts > 1)
-    raw = encoded.dictionary.to_pylist()
+    raw = dictionary.to_pylist()
     examples = []
     for value in shared[:_EXAMPLES_MERGED]:
         forms = [raw[i] for i in np.flatnonzero(remap == value)[:3]]
@@ -529,17 +528,45 @@ def _canonical_integers(column: pa.ChunkedArray) -> _Column | None:
         numbers = pc.cast(column, pa.int64())
     except pa.ArrowInvalid:  # more than 18 digits
         return None
-    encoded = numbers.dictionary_encode().combine_chunks()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    codes, dictionary = _dictionary_encode_halves(numbers)
+    distinct = dictionary.to_numpy(zero_copy_only=False)
     # A string of digits is never shorter than its number's canonical spelling, and longer
     # only with leading zeros ("007"): equal total lengths mean none has any.
     digits = np.searchsorted(_POWERS_OF_TEN, distinct, side="right") + 1
-    written = int(np.bincount(codes, minlength=len(distinct)) @ digits)
+    written = int(np.bincount(codes.astype(np.intp), minlength=len(distinct)) @ digits)
     if written != pc.sum(pc.binary_length(column)).as_py():
         return None
-    values = np.asarray(pc.cast(encoded.dictionary, pa.string()).to_pylist(), dtype=object)
+    values = np.asarray(pc.cast(dictionary, pa.string()).to_pylist(), dtype=object)
     return _Column(codes, values)
+
+
+def _dictionary_encode_halves(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Row codes (int32) and distinct values in order of first appearance, as
+    ``column.dictionary_encode()`` gives them, encoding the two halves of the column's chunks
+    on two threads (Arrow hashes outside Python's lock) and merging their dictionaries."""
+    chunks = column.chunks
+    rows = np.cumsum([len(c) for c in chunks])
+    cut = int(np.searchsorted(rows, rows[-1] / 2)) + 1 if len(chunks) > 1 else len(chunks)
+    halves = [pa.chunked_array(part, column.type) for part in (chunks[:cut], chunks[cut:])]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        (first, firsts), (second, seconds) = pool.map(_encoded, halves)
+    if not len(second):
+        return first, firsts
+    # The second half's values: where the first half has them, else new, after the first's.
+    found = pc.index_in(seconds, value_set=firsts)
+    new = np.asarray(pc.is_null(found))
+    remap = pc.fill_null(found, -1).to_numpy().astype(np.int32)  # a writable copy
+    remap[new] = len(firsts) + np.arange(int(new.sum()), dtype=np.int32)
+    codes = np.concatenate([first, remap[second]])
+    return codes, pa.concat_arrays([firsts, seconds.filter(pa.array(new))])
+
+
+def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    if not len(column):
+        return np.zeros(0, dtype=np.int32), pa.array([], column.type)
+    encoded = column.dictionary_encode().combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return codes, encoded.dictionary
 
 
 _POWERS_OF_TEN = 10 ** np.arange(1, 19, dtype=np.int64)
