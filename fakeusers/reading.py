@@ -348,7 +348,7 @@ def _read_file(source: Source, report: LoadReport) -> pa.Table:
     if is_parquet(source):
         name, parsed = read_parquet(source)
     else:
-        name, data = open_source(source)
+        name, data = open_source(source, mapped=True)
         parsed = parse_csv(name, data)
     report.files.append(name)
     if parsed.extra_columns:

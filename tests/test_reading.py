@@ -149,6 +149,52 @@ def test_gzip_is_read_by_content(tmp_path):
     assert content(read_logs(path)) == content(read_text(CLEAN))
 
 
+MESSY = {
+    "ragged rows": b"UserId,Event,Category\nu1,click_ad,Phone\nu2,click_ad\nu3,a,b,c,d\nu4,x,y\n",
+    "quoted line breaks": b'UserId,Event,Category\n"u\n1",click_ad,Phone\nu2,send_sms,Motor\n',
+    "a quote never closed": b'UserId,Event,Category\nu1,click_ad,Phone\n"u2,a,b\nu3,c,d\nu4,e,f\n',
+    "latin-1 and a repeated header": (
+        "UserId;Event;Category\nJos\u00e9;click_ad;Phone\nUserId;Event;Category\nb;x;y\n"
+    ).encode("latin-1"),
+    "a header only": b"UserId,Event,Category",
+    "an empty file": b"",
+    "a spreadsheet": b"PK\x03\x04 not really a zip",
+    "gzip": gzip.compress(CLEAN.encode()),
+}
+# Files of 2 MB and more are read into huge pages: the same cases past that size, the
+# problem after 3 MB of good rows (so that its line is found in the mapped bytes).
+_GOOD_ROWS = "".join(f"{i},click_ad,Phone\n" for i in range(200_000)).encode()
+MESSY.update(
+    {
+        f"large, {case}": body.replace(b"\n", b"\n" + _GOOD_ROWS.replace(b",", sep), 1)
+        for case, body, sep in (
+            ("ragged rows", MESSY["ragged rows"], b","),
+            ("quoted line breaks", MESSY["quoted line breaks"], b","),
+            ("a quote never closed", MESSY["a quote never closed"], b","),
+            ("latin-1", MESSY["latin-1 and a repeated header"], b";"),
+            ("a header only", b"UserId,Event,Category" + b" " * (3 << 20), b","),
+        )
+    }
+)
+MESSY["large, gzip"] = gzip.compress(MESSY["large, ragged rows"])
+
+
+@pytest.mark.parametrize("body", MESSY.values(), ids=MESSY.keys())
+def test_a_file_on_disk_reads_as_the_same_bytes_uploaded(tmp_path, body):
+    # Files on disk are mapped in memory rather than read; what is read must not differ.
+    path = tmp_path / "logs.csv"
+    path.write_bytes(body)
+    outcomes = []
+    for source in (path, ("logs.csv", body)):
+        try:
+            log = read_logs(source)
+        except FakeusersError as exc:
+            outcomes.append(str(exc))
+        else:
+            outcomes.append((content(log), log.report.to_dict()))
+    assert outcomes[0] == outcomes[1]
+
+
 def test_missing_file_says_so(tmp_path):
     with pytest.raises(FakeusersError, match="no such file"):
         read_logs(tmp_path / "nope.csv")
