@@ -13,6 +13,7 @@ pandas ``groupby().apply`` version.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -158,29 +159,70 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     u = log.user_codes
     ev = _map_codes(log.event_codes, log.event_values, vocab.events)
     cat = _map_codes(log.category_codes, log.category_values, vocab.categories)
+    totals = log.events_per_user
+    names = vocab.feature_names()
+    # One block in the model's column order, as pandas would consolidate it, each feature
+    # written into its row once (55 x 470k floats at 10M rows).
+    block = np.empty((len(names), n_users))
+    row = {name: block[i] for i, name in enumerate(names)}
+    # The order-based features (and the time features) on other threads while this one
+    # counts: numpy and pandas' counting sort release Python's lock on large arrays.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = [
+            pool.submit(_order_features, u, ev, cat, totals, vocab, row),
+            pool.submit(_count_features, "event", u, ev, vocab.events, totals, row),
+        ]
+        if vocab.timestamps:
+            parts.append(pool.submit(_time_features, u, log.timestamps, totals, n_users, row))
+        _count_features("category", u, cat, vocab.categories, totals, row)
+        for part in parts:
+            part.result()
+    row["n_events"][:] = totals
+
+    # pandas is imported here, not with the module: the command line reads a log while
+    # pandas loads on another thread, and reading needs no pandas.
+    import pandas as pd
+
+    index = pd.Index(log.user_ids, name="UserId")
+    return pd.DataFrame(block.T, index=index, columns=names, copy=False)
+
+
+_DISTINCT = {"event": "n_distinct_events", "category": "n_distinct_categories"}
+
+
+def _count_features(
+    prefix: str,
+    u: np.ndarray,
+    codes: np.ndarray,
+    values: tuple[str, ...],
+    totals: np.ndarray,
+    row: dict[str, np.ndarray],
+) -> None:
+    """How many distinct events (or categories) each user has, the count and share of each,
+    and their entropy: written into ``row[feature name]``."""
+    counts = _counts_per_user(u, codes, len(totals), len(values) + 1)
+    row[_DISTINCT[prefix]][:] = (counts > 0).sum(axis=1)
+    for j, v in enumerate((*values, OTHER)):
+        row[f"{prefix}_{v}_count"][:] = counts[:, j]
+        np.divide(counts[:, j], totals, out=row[f"{prefix}_{v}_share"])
+    row[f"{prefix}_entropy"][:] = _entropy(counts, totals)
+
+
+def _order_features(
+    u: np.ndarray,
+    ev: np.ndarray,
+    cat: np.ndarray,
+    totals: np.ndarray,
+    vocab: Vocabulary,
+    row: dict[str, np.ndarray],
+) -> None:
+    """Switches between consecutive rows of a user, their rates and the longest run of one
+    event: written into ``row[feature name]``."""
+    n_users = len(totals)
     n_ev, n_cat = len(vocab.events) + 1, len(vocab.categories) + 1
-
-    ev_counts = _counts_per_user(u, ev, n_users, n_ev)
-    cat_counts = _counts_per_user(u, cat, n_users, n_cat)
-    totals = ev_counts.sum(axis=1)
-
-    columns: dict[str, np.ndarray] = {
-        "n_events": totals.astype(np.float64),
-        "n_distinct_events": (ev_counts > 0).sum(axis=1).astype(np.float64),
-        "n_distinct_categories": (cat_counts > 0).sum(axis=1).astype(np.float64),
-    }
-    for prefix, values, counts in (
-        ("event", vocab.events, ev_counts),
-        ("category", vocab.categories, cat_counts),
-    ):
-        shares = counts / totals[:, None]
-        for j, v in enumerate((*values, OTHER)):
-            columns[f"{prefix}_{v}_count"] = counts[:, j].astype(np.float64)
-            columns[f"{prefix}_{v}_share"] = shares[:, j]
-
-    # Order-based features: rows of each user together, in log order. After grouping, user k
-    # owns rows starts[k]:starts[k] + totals[k]; one packed event/category code is gathered
-    # instead of three arrays (random gathers dominate the cost at 10M rows).
+    # Rows of each user together, in log order. After grouping, user k owns rows
+    # starts[k]:starts[k] + totals[k]; one packed event/category code is gathered instead of
+    # three arrays (random gathers dominate the cost at 10M rows).
     order = group_by_user(u, n_users)
     # packed by bits, not by a product: a shift and a mask unpack it far faster than // and %
     shift = max(int(n_cat - 1).bit_length(), 1)
@@ -194,8 +236,8 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     scat = grouped
     present = totals > 0  # every user of a read log; subsets built by callers may have none
     starts = (np.cumsum(totals) - totals)[present]
-    switches = {}
     event_run_start = None
+    pairs = np.maximum(totals - 1, 1)
     for name, seq in (("event", sev), ("category", scat)):
         change = np.empty(len(seq), dtype=bool)
         change[:1] = True
@@ -204,46 +246,25 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
         counts = np.zeros(n_users)
         if len(seq):
             counts[present] = np.add.reduceat(change, starts, dtype=np.int64) - 1
-        switches[name] = counts
+        row[f"{name}_switches"][:] = counts
+        np.divide(counts, pairs, out=row[f"{name}_switch_rate"])
         if name == "event":
             event_run_start = np.flatnonzero(change)
-    columns["event_switches"] = switches["event"]
-    columns["category_switches"] = switches["category"]
-    pairs = np.maximum(totals - 1, 1)
-    columns["event_switch_rate"] = columns["event_switches"] / pairs
-    columns["category_switch_rate"] = columns["category_switches"] / pairs
-    columns["event_entropy"] = _entropy(ev_counts, totals)
-    columns["category_entropy"] = _entropy(cat_counts, totals)
 
-    longest = np.zeros(n_users)
+    longest = row["longest_event_run"]
+    longest[:] = 0.0
     if len(sev):
         run_len = np.diff(event_run_start, append=len(sev))
         # each user's first row starts a run: its index among runs is the user's first run
         first_run = np.searchsorted(event_run_start, starts)
         longest[present] = np.maximum.reduceat(run_len, first_run)
-    columns["longest_event_run"] = longest
-
-    if vocab.timestamps:
-        columns.update(_time_features(u, log.timestamps, totals, n_users))
-
-    # pandas is imported here, not with the module: the command line reads a log while the
-    # model (and pandas with it) loads on another thread, and reading needs no pandas.
-    import pandas as pd
-
-    # One block in the model's column order, as pandas would consolidate it, built once: a
-    # frame of the columns then its selection copied each (55 x 470k floats at 10M rows).
-    names = vocab.feature_names()
-    block = np.empty((len(names), n_users))
-    for i, name in enumerate(names):
-        block[i] = columns.pop(name)
-    index = pd.Index(log.user_ids, name="UserId")
-    return pd.DataFrame(block.T, index=index, columns=names, copy=False)
 
 
 def _time_features(
-    u: np.ndarray, ts: np.ndarray, totals: np.ndarray, n_users: int
-) -> dict[str, np.ndarray]:
-    """Span, events per minute, median and minimum gap between a user's events (seconds).
+    u: np.ndarray, ts: np.ndarray, totals: np.ndarray, n_users: int, row: dict[str, np.ndarray]
+) -> None:
+    """Span, events per minute, median and minimum gap between a user's events (seconds),
+    written into ``row[feature name]``.
 
     Users with a single event have no gap: their gaps are NaN (the models impute them).
     """
@@ -277,10 +298,7 @@ def _time_features(
         lo = g[g_start + (g_count - 1) // 2]
         hi = g[g_start + g_count // 2]
         median_gap[g_users] = (lo + hi) / 2
-    rate = totals / np.maximum(span, 1.0) * 60.0
-    return {
-        "span_seconds": span,
-        "events_per_minute": rate,
-        "median_gap_seconds": median_gap,
-        "min_gap_seconds": min_gap,
-    }
+    row["span_seconds"][:] = span
+    row["events_per_minute"][:] = totals / np.maximum(span, 1.0) * 60.0
+    row["median_gap_seconds"][:] = median_gap
+    row["min_gap_seconds"][:] = min_gap

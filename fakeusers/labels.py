@@ -77,7 +77,10 @@ def row_labels(
 
 
 def user_labels(
-    user_codes: np.ndarray, labels: np.ndarray, user_ids: np.ndarray
+    user_codes: np.ndarray,
+    labels: np.ndarray,
+    user_ids: np.ndarray,
+    rows_per_user: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str], str | None]:
     """One label per user from the rows' labels: 1 fake, 0 real, -1 both.
 
@@ -89,6 +92,8 @@ def user_labels(
         Per row, 0 or 1.
     user_ids : numpy.ndarray of str
         The distinct user IDs.
+    rows_per_user : numpy.ndarray, optional
+        How many rows each user has, when the caller counted them already.
 
     Returns
     -------
@@ -100,11 +105,11 @@ def user_labels(
         How many users have both labels, when any do.
     """
     n_users = len(user_ids)
-    # one pass over the rows: per user, how many rows say 0 and how many say 1
-    key = user_codes.astype(np.intp)
-    key <<= 1
-    key |= labels
-    zeros, ones = np.bincount(key, minlength=2 * n_users).reshape(n_users, 2).T
+    if rows_per_user is None:
+        rows_per_user = np.bincount(user_codes, minlength=n_users)
+    # per user, how many rows say 1 (counted among those rows only), and how many say 0
+    ones = np.bincount(user_codes[labels.astype(bool)], minlength=n_users)
+    zeros = rows_per_user - ones
     per_user = (ones > 0).astype(np.int8)
     conflict = (ones > 0) & (zeros > 0)
     per_user[conflict] = -1

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 __all__ = ["LinearScorer"]
 
@@ -114,8 +115,6 @@ class LinearScorer:
         array). The operations are scikit-learn's, on a Fortran-ordered copy of ``X`` (the
         layout a one-block DataFrame gives it), so the results are the same bits.
         """
-        from scipy.special import expit
-
         x = np.array(X, dtype=np.float64, order="F")
         missing = np.isnan(x)
         if missing.any():

@@ -30,10 +30,9 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,6 +44,9 @@ from fakeusers.reading import LoadReport, Log, Source, _check_mangled_ids, _enco
 from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS
 from fakeusers.scoring import Rule, ScoredLog
 from fakeusers.spreading import MAX_BLOCK, ROW, Spread
+
+if TYPE_CHECKING:  # imported where used: the command line reads logs before it needs pandas
+    import pandas as pd
 
 __all__ = [
     "BASELINE_BYTES",
@@ -312,6 +314,8 @@ def _first_rows(tables: list[pa.Table], user_ids: np.ndarray) -> np.ndarray:
     codes = ids.indices.to_numpy(zero_copy_only=False)
     _, first = np.unique(codes, return_index=True)
     rows = table.column(ROW).to_numpy()[first]
+    import pandas as pd
+
     position = pd.Index(ids.dictionary.to_numpy(zero_copy_only=False)).get_indexer(user_ids)
     return rows[position]
 
@@ -359,7 +363,7 @@ def _score_parts(
                 user_ids=log.user_ids,
                 first_rows=first,
                 labels=log.labels,
-                n_events=np.bincount(log.user_codes, minlength=log.n_users),
+                n_events=log.events_per_user,
                 features=features,
                 report=part_report,
                 unseen_rows=round(unseen["row_share"] * log.n_rows),
@@ -555,6 +559,8 @@ def _merged_unseen(parts: list[_Part], model: Any, report: LoadReport) -> dict[s
 
 def _read_features(parts: list[_Part], part_of: np.ndarray, local: np.ndarray) -> pd.DataFrame:
     """Features of some users (given by partition and position in it), in that order."""
+    import pandas as pd
+
     pieces = []
     where = np.empty(len(part_of), dtype=np.int64)
     done = 0
@@ -612,6 +618,8 @@ def _reasons(model: Any, parts: list[_Part], part_of: np.ndarray, local: np.ndar
         medians = np.full(values.shape[1], np.nan)
         present = ~np.isnan(values).all(axis=0)
         medians[present] = np.nanmedian(values[:, present], axis=0)
+        import pandas as pd
+
         reference = pd.Series(medians, index=X.columns, name="reference")
     percentiles = (model.profile or {}).get("real_percentiles")
     out: list = [None] * len(part_of)

@@ -102,7 +102,7 @@ def _color(i: int) -> str:
 
 def events_per_user_figure(log: Log, groups: Groups, max_bins: int = 40) -> go.Figure:
     """Distribution of events per user in each group, as shares of the group's users."""
-    n_events = np.bincount(log.user_codes, minlength=log.n_users)
+    n_events = log.events_per_user
     if log.n_users == 0:
         return _layout(go.Figure(), "Events per user")
     low, high = int(n_events.min()), int(n_events.max())
@@ -188,7 +188,7 @@ def share_map_figure(
     At most ``max_points`` users, drawn at random (the same ones on every call with the same
     seed), so the browser gets a few thousand points whatever the size of the log.
     """
-    n_events = np.bincount(log.user_codes, minlength=log.n_users)
+    n_events = log.events_per_user
     x_all = _event_share(log, "click_ad", n_events)
     y_all = _event_share(log, "send_email", n_events)
     n = log.n_users

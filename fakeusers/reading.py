@@ -164,6 +164,14 @@ class Log:
     def n_rows(self) -> int:
         return len(self.user_codes)
 
+    @functools.cached_property
+    def events_per_user(self) -> np.ndarray:
+        """How many rows each user has (int64, read-only: the reader counts them once, for the
+        labels, and features, figures and tables share them)."""
+        counts = np.bincount(self.user_codes, minlength=self.n_users)
+        counts.flags.writeable = False
+        return counts
+
     @property
     def n_users(self) -> int:
         return len(self.user_ids)
@@ -433,13 +441,17 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
         )
     users, events, categories = (_compact(encoded[c], kept) for c in REQUIRED)
     per_user = None
+    rows_per_user = np.bincount(users.codes, minlength=len(users.values))
+    rows_per_user.flags.writeable = False
     if labels is not None:
-        per_user, report.label_conflicts, warning = user_labels(users.codes, labels, users.values)
+        per_user, report.label_conflicts, warning = user_labels(
+            users.codes, labels, users.values, rows_per_user
+        )
         _warn(report, warning)
         report.labelled = True
         report.fake_users = int((per_user == 1).sum())
     _describe(report, users, events, categories, timestamps, file_of_row)
-    return Log(
+    log = Log(
         user_ids=users.values.astype(str),
         user_codes=users.codes,
         event_values=list(events.values),
@@ -450,6 +462,8 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
         timestamps=timestamps,
         report=report,
     )
+    log.__dict__["events_per_user"] = rows_per_user  # counted already: the cached value
+    return log
 
 
 def _same_types(tables: list[pa.Table]) -> list[pa.Table]:

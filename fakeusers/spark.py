@@ -270,7 +270,7 @@ def _bucket_scorer(predictor: Any, vocabulary: Any) -> Any:
         out = {
             "UserId": pa.array(log.user_ids, pa.string()),
             "is_fake_probability": p,
-            "events": np.bincount(log.user_codes, minlength=log.n_users).astype(np.int64),
+            "events": log.events_per_user.astype(np.int64),
         }
         for c in _ORDER:
             out[c] = table[c].take(first)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -337,6 +336,8 @@ def _partition_of(user_ids: pa.Array, n_parts: int) -> np.ndarray:
     block and file, so all of a user's rows land in one partition)."""
     encoded = pc.utf8_trim_whitespace(user_ids).dictionary_encode()
     values = encoded.dictionary.to_numpy(zero_copy_only=False)
+    import pandas as pd  # here: scoring in memory never partitions, nor needs it early
+
     hashed = pd.util.hash_array(values.astype(object)) % np.uint64(n_parts)
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     return hashed.astype(np.int32)[codes]
