@@ -176,6 +176,12 @@ class Deferred:
                 self._build = None
             return self._value
 
+    def __getstate__(self) -> dict:
+        return {"value": self.get()}  # pickled built: a lock and a closure cannot be
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(lambda: state["value"])
+
 
 class _BuiltOnUse:
     """The descriptor behind :attr:`TrainedModel.pipeline`: holds a pipeline or a
