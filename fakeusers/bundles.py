@@ -30,8 +30,8 @@ __all__ = [
     "CARD_SCHEMA",
     "TRUSTED_TYPES",
     "build",
-    "card_bytes",
     "build_scored",
+    "card_bytes",
     "check_libraries",
     "dumps",
     "plain",
@@ -195,10 +195,25 @@ def build(key: tuple, name: str, version: int, data: bytes, card: dict) -> Any:
     ModelUnusableError
         Untrusted types, not a skops file, or a bundle that does not make a model.
     """
+    return _cached(key, lambda: _built(name, version, data, card))
+
+
+def _cached(key: tuple, make: Any) -> Any:
+    """The model cached under ``key``, made by ``make()`` and cached when missing."""
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
+    model = make()
+    with _CACHE_LOCK:
+        _CACHE[key] = model
+        while len(_CACHE) > _CACHED_MODELS:
+            _CACHE.popitem(last=False)
+    return model
+
+
+def _built(name: str, version: int, data: bytes, card: dict) -> Any:
+    """The model a verified bundle and its card make (see :func:`build`), not cached."""
     import skops.io as sio
 
     from fakeusers.models import TrainedModel
@@ -206,7 +221,7 @@ def build(key: tuple, name: str, version: int, data: bytes, card: dict) -> Any:
     _check_trusted(name, version, _schema(name, data))
     try:
         bundle = sio.loads(data, trusted=list(TRUSTED_TYPES))
-        model = TrainedModel.from_bundle(bundle, card)
+        return TrainedModel.from_bundle(bundle, card)
     except FakeusersError:
         raise
     # A file that passes the checks but does not build is unusable, whatever went wrong.
@@ -215,11 +230,6 @@ def build(key: tuple, name: str, version: int, data: bytes, card: dict) -> Any:
             f"The bundle of model '{name}@{version}' could not be read ({type(exc).__name__}: "
             f"{exc}). Retrain it with {retrain_hint(name)}."
         ) from exc
-    with _CACHE_LOCK:
-        _CACHE[key] = model
-        while len(_CACHE) > _CACHED_MODELS:
-            _CACHE.popitem(last=False)
-    return model
 
 
 def _check_trusted(name: str, version: int, schema: Any) -> None:
@@ -247,15 +257,16 @@ def build_scored(
     ModelUnusableError
         Untrusted types, not a skops file, not a pipeline, or arrays that do not make a model.
     """
+    return _cached(key, lambda: _scored(name, version, data, scoring, card))
+
+
+def _scored(name: str, version: int, data: bytes, scoring: bytes, card: dict) -> Any:
+    """The model :func:`build_scored` describes, not cached."""
     import numpy as np
 
     from fakeusers.linear import LinearScorer
     from fakeusers.models import Deferred, TrainedModel
 
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
     schema = _schema(name, data)
     _check_trusted(name, version, schema)
     held = schema.get("content") if isinstance(schema, dict) else None
@@ -276,23 +287,25 @@ def build_scored(
         ) from exc
 
     def pipeline_from_bundle() -> Any:
-        built = build(("pipeline", *key), name, version, data, card).pipeline
-        agrees = LinearScorer.from_pipeline(built)
+        # built once (by whichever thread reads the pipeline first): not kept in the cache
+        # beside the model, which holds it from then on
+        from_bundle = _built(name, version, data, card)
+        agrees = LinearScorer.from_pipeline(from_bundle.pipeline)
+        expected = {
+            **({} if agrees is None else agrees.arrays()),
+            "oof_y": from_bundle.oof_y,
+            "oof_p": from_bundle.oof_p,
+        }
         if agrees is None or any(
-            not np.array_equal(a, arrays[k], equal_nan=True) for k, a in agrees.arrays().items()
+            k not in arrays or not np.array_equal(a, arrays[k]) for k, a in expected.items()
         ):
             raise ModelUnusableError(
                 f"The bundle and the scoring arrays of model '{name}@{version}' disagree: the "
                 f"files were changed. Retrain it with {retrain_hint(name)}."
             )
-        return built
+        return from_bundle.pipeline
 
-    model = TrainedModel.from_scoring(arrays, card, Deferred(pipeline_from_bundle))
-    with _CACHE_LOCK:
-        _CACHE[key] = model
-        while len(_CACHE) > _CACHED_MODELS:
-            _CACHE.popitem(last=False)
-    return model
+    return TrainedModel.from_scoring(arrays, card, Deferred(pipeline_from_bundle))
 
 
 @functools.cache

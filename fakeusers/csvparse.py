@@ -31,6 +31,7 @@ _BLOCK_SIZE = 16 << 20  # a field of several MB must fit in one parsing block
 DICTIONARY_COLUMNS = ("Event", "Category", "Fake")
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 _SNIFF_BYTES = 64 << 10
+_COUNT_BYTES = 64 << 20
 _FOUND_CHARS = 200
 
 
@@ -389,7 +390,9 @@ def _line_numbers(data: bytes | mmap.mmap, texts: list[str], encoding: str) -> l
         pos = data.find(text.encode(encoding, errors="replace"), start)
         if pos < 0:
             continue
-        newlines += data[counted:pos].count(b"\n")  # a slice: a mapped file has no count()
+        # slices of at most 64 MB: a mapped file has no count(), and one slice would copy it
+        for at in range(counted, pos, _COUNT_BYTES):
+            newlines += data[at : min(at + _COUNT_BYTES, pos)].count(b"\n")
         counted = pos
         lines.append(newlines + 1)
         start = pos + 1

@@ -191,8 +191,11 @@ def contributions(
     if X.empty:  # nobody to explain (nobody flagged): scikit-learn refuses empty input
         return pd.DataFrame(0.0, index=X.index, columns=X.columns)
     if model.model_type == "logistic":
-        z = model.pipeline[:-1].transform(X)
-        coef = model.pipeline.named_steps["model"].coef_[0]
+        if model.scorer is not None:  # the same numbers, without building the pipeline
+            z, coef = model.scorer.standardised(X), model.scorer.coef[0]
+        else:
+            z = model.pipeline[:-1].transform(X)
+            coef = model.pipeline.named_steps["model"].coef_[0]
         return pd.DataFrame(z * coef, index=X.index, columns=X.columns)
     if model.model_type == "boosting":
         tree = _tree_explainer(model)
@@ -292,7 +295,11 @@ def importance(
     without a log.
     """
     if model.model_type == "logistic":
-        coef = model.pipeline.named_steps["model"].coef_[0]
+        coef = (
+            model.scorer.coef[0]
+            if model.scorer is not None
+            else model.pipeline.named_steps["model"].coef_[0]
+        )
         return (
             pd.Series(coef, index=model.feature_names),
             "Coefficients (red: pushes towards fake)",

@@ -43,9 +43,14 @@ class LinearScorer:
     intercept : numpy.ndarray
         Shape ``(1,)``, its ``intercept_``.
 
+    features : tuple of str or None
+        The features' names in order (the pipeline's ``feature_names_in_``): a frame with
+        other columns is refused, as scikit-learn refuses it.
+
     Examples
     --------
-    >>> s = LinearScorer(*(np.zeros(2), np.zeros(2), np.ones(2)), np.ones((1, 2)), np.zeros(1))
+    >>> fill, mean, scale = np.zeros(2), np.zeros(2), np.ones(2)
+    >>> s = LinearScorer(fill, mean, scale, coef=np.ones((1, 2)), intercept=np.zeros(1))
     >>> s.predict_proba(np.array([[1.0, 1.0]]))[:, 1].round(3).tolist()
     [0.881]
     """
@@ -55,6 +60,7 @@ class LinearScorer:
     scale: np.ndarray
     coef: np.ndarray
     intercept: np.ndarray
+    features: tuple[str, ...] | None = None
 
     @classmethod
     def from_pipeline(cls, pipeline: Any) -> LinearScorer | None:
@@ -73,12 +79,14 @@ class LinearScorer:
             or not (scale.with_mean and scale.with_std)
         ):
             return None
+        names = getattr(impute, "feature_names_in_", None)
         return cls(
             np.asarray(impute.statistics_, dtype=np.float64),
             np.asarray(scale.mean_, dtype=np.float64),
             np.asarray(scale.scale_, dtype=np.float64),
             coef,
             np.asarray(model.intercept_, dtype=np.float64),
+            None if names is None else tuple(str(n) for n in names),
         )
 
     @classmethod
@@ -93,34 +101,62 @@ class LinearScorer:
         missing = [f"scorer_{f}" for f in _FIELDS if f"scorer_{f}" not in arrays]
         if missing:
             raise ValueError(f"no {', '.join(missing)}")
-        scorer = cls(*(np.asarray(arrays[f"scorer_{f}"], dtype=np.float64) for f in _FIELDS))
+        numbers = [np.asarray(arrays[f"scorer_{f}"], dtype=np.float64) for f in _FIELDS]
+        names = arrays.get("scorer_features")
+        scorer = cls(*numbers, None if names is None else tuple(str(n) for n in names))
         n = scorer.fill.shape
         if not (
             len(n) == 1
             and scorer.mean.shape == scorer.scale.shape == n
             and scorer.coef.shape == (1, *n)
             and scorer.intercept.shape == (1,)
+            and (scorer.features is None or len(scorer.features) == n[0])
         ):
             raise ValueError("scorer arrays of inconsistent shapes")
+        if not all(np.isfinite(a).all() for a in numbers):
+            raise ValueError("scorer arrays that are not finite numbers")
         return scorer
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The scorer as named arrays (``scorer_fill``, ...), for ``numpy.savez``."""
-        return {f"scorer_{f}": getattr(self, f) for f in _FIELDS}
+        """The scorer as named arrays (``scorer_fill``, ...), for ``numpy.savez``: numbers,
+        and the feature names as fixed-width text (no object arrays: read without pickle)."""
+        out = {f"scorer_{f}": getattr(self, f) for f in _FIELDS}
+        if self.features is not None:
+            out["scorer_features"] = np.array(self.features, dtype=str)
+        return out
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Probabilities of the two classes, as the pipeline's ``predict_proba`` returns them.
+    def standardised(self, X: Any) -> np.ndarray:
+        """``X`` imputed and scaled, as the pipeline's first two steps give it (the same bits).
 
         ``X`` holds one row per user, the model's features in order (a DataFrame or an
-        array). The operations are scikit-learn's, on a Fortran-ordered copy of ``X`` (the
-        layout a one-block DataFrame gives it), so the results are the same bits.
+        array). The operations are scikit-learn's, on a copy of ``X`` in its own memory
+        order (a one-block DataFrame is Fortran-ordered), so the results are the same bits.
+
+        Raises
+        ------
+        ValueError
+            A frame with other feature names, or infinite values (as scikit-learn raises).
         """
-        x = np.array(X, dtype=np.float64, order="F")
+        columns = getattr(X, "columns", None)
+        named = None if columns is None else tuple(str(c) for c in columns)
+        if self.features is not None and named is not None and named != self.features:
+            raise ValueError(
+                "The features are not the model's, in its order: "
+                f"got {list(named)[:5]}..., expected {list(self.features)[:5]}..."
+            )
+        x = np.array(X, dtype=np.float64, order="K", copy=True)
+        if np.isinf(x).any():
+            raise ValueError("The features hold infinite values, which the model cannot score.")
         missing = np.isnan(x)
         if missing.any():
             x[missing] = np.take(self.fill, np.nonzero(missing)[1])
         x -= self.mean
         x /= self.scale
-        p = (x @ self.coef.T + self.intercept).reshape(-1)
+        return x
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities of the two classes, as the pipeline's ``predict_proba`` returns them
+        (see :meth:`standardised` for ``X``)."""
+        p = (self.standardised(X) @ self.coef.T + self.intercept).reshape(-1)
         expit(p, out=p)
         return np.stack([1 - p, p], axis=1)

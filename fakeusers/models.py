@@ -194,13 +194,15 @@ class _BuiltOnUse:
         if obj is None:
             raise AttributeError("no default")  # a required dataclass field
         value = obj.__dict__[self._slot]
-        return value.get() if isinstance(value, Deferred) else value
+        if isinstance(value, Deferred):
+            value = obj.__dict__[self._slot] = value.get()
+        return value
 
     def __set__(self, obj: object, value: Any) -> None:
         obj.__dict__[self._slot] = value
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # neither compares nor shows (so builds) the pipeline
 class TrainedModel:
     """A fitted pipeline with what it needs to score new logs and explain itself.
 
@@ -238,6 +240,14 @@ class TrainedModel:
     @property
     def feature_names(self) -> list[str]:
         return self.vocabulary.feature_names()
+
+    def __repr__(self) -> str:
+        built = not isinstance(self.__dict__.get("_pipeline"), Deferred)
+        return (
+            f"TrainedModel({self.model_type!r}, {len(self.oof_p):,} training users, "
+            f"scorer={'yes' if self.scorer is not None else 'no'}, "
+            f"pipeline {'built' if built else 'not built yet'})"
+        )
 
     @property
     def predictor(self) -> Any:

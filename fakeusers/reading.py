@@ -148,6 +148,9 @@ class Log:
         Per user: 1 fake, 0 real, -1 conflicting labels; None on an unlabelled log.
     timestamps : numpy.ndarray of float64 or None
         Per-row epoch seconds, when the log has a usable ``Timestamp`` column.
+    events_per_user : numpy.ndarray of int64
+        How many rows each user has (read-only): counted from ``user_codes`` when not given
+        (the reader gives it: it counts them for the labels).
     """
 
     user_ids: np.ndarray
@@ -159,18 +162,18 @@ class Log:
     labels: np.ndarray | None
     timestamps: np.ndarray | None
     report: LoadReport
+    events_per_user: np.ndarray = field(  # type: ignore[assignment]
+        default=None, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.events_per_user is None:
+            self.events_per_user = np.bincount(self.user_codes, minlength=self.n_users)
+        self.events_per_user.flags.writeable = False  # shared by features, figures, tables
 
     @property
     def n_rows(self) -> int:
         return len(self.user_codes)
-
-    @functools.cached_property
-    def events_per_user(self) -> np.ndarray:
-        """How many rows each user has (int64, read-only: the reader counts them once, for the
-        labels, and features, figures and tables share them)."""
-        counts = np.bincount(self.user_codes, minlength=self.n_users)
-        counts.flags.writeable = False
-        return counts
 
     @property
     def n_users(self) -> int:
@@ -442,7 +445,6 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
     users, events, categories = (_compact(encoded[c], kept) for c in REQUIRED)
     per_user = None
     rows_per_user = np.bincount(users.codes, minlength=len(users.values))
-    rows_per_user.flags.writeable = False
     if labels is not None:
         per_user, report.label_conflicts, warning = user_labels(
             users.codes, labels, users.values, rows_per_user
@@ -451,7 +453,7 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
         report.labelled = True
         report.fake_users = int((per_user == 1).sum())
     _describe(report, users, events, categories, timestamps, file_of_row)
-    log = Log(
+    return Log(
         user_ids=users.values.astype(str),
         user_codes=users.codes,
         event_values=list(events.values),
@@ -461,9 +463,8 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
         labels=per_user,
         timestamps=timestamps,
         report=report,
+        events_per_user=rows_per_user,
     )
-    log.__dict__["events_per_user"] = rows_per_user  # counted already: the cached value
-    return log
 
 
 def _same_types(tables: list[pa.Table]) -> list[pa.Table]:
@@ -556,8 +557,9 @@ def _canonical_integers(column: pa.ChunkedArray) -> _Column | None:
 
 def _dictionary_encode_halves(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Row codes (int32) and distinct values in order of first appearance, as
-    ``column.dictionary_encode()`` gives them, encoding the two halves of the column's chunks
-    on two threads (Arrow hashes outside Python's lock) and merging their dictionaries."""
+    ``column.dictionary_encode()`` gives them for a column without nulls, encoding the two
+    halves of the column's chunks on two threads (Arrow hashes outside Python's lock) and
+    merging their dictionaries."""
     chunks = column.chunks
     rows = np.cumsum([len(c) for c in chunks])
     cut = int(np.searchsorted(rows, rows[-1] / 2)) + 1 if len(chunks) > 1 else len(chunks)
@@ -577,7 +579,8 @@ def _dictionary_encode_halves(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.A
 
 def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     if not len(column):
-        return np.zeros(0, dtype=np.int32), pa.array([], column.type)
+        value_type = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        return np.zeros(0, dtype=np.int32), pa.array([], value_type)
     encoded = column.dictionary_encode().combine_chunks()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return codes, encoded.dictionary

@@ -62,44 +62,56 @@ def open_source(source: Source, *, mapped: bool = False) -> tuple[str, bytes | m
     if isinstance(source, tuple):
         name, data = source
         name = Path(str(name)).name
-        if len(data) > limit:
-            raise InputTooLargeError(_too_large(name, "is larger than", limit))
     else:
         path = Path(source)
         name = path.name
         try:
             if path.stat().st_size > limit:
                 raise InputTooLargeError(_too_large(name, "is larger than", limit))
-            data = _mapped(path) if mapped else path.read_bytes()
+            data = _mapped(path, limit) if mapped else path.read_bytes()
         except FileNotFoundError:
             raise FakeusersError(f"{path}: no such file. Check the path.") from None
         except IsADirectoryError:
             raise FakeusersError(f"{path} is a folder, not a CSV file.") from None
         except OSError as exc:
             raise FakeusersError(f"{path} cannot be read: {exc.strerror}.") from None
+    if len(data) > limit:  # an upload, or a file that grew past the cap while it was read
+        raise InputTooLargeError(_too_large(name, "is larger than", limit))
     if data[:2] == b"\x1f\x8b":
         data = gunzip(name, data, limit)
     return name, data
 
 
-def _mapped(path: Path) -> bytes | mmap.mmap:
+#: Files smaller than a huge page are read into ``bytes``.
+_HUGE_PAGE = 2 << 20
+
+
+def _mapped(path: Path, limit: int) -> bytes | mmap.mmap:
+    """The file's content in private anonymous memory advised for huge pages (see
+    :func:`open_source`), or in ``bytes`` when it is small or changed size while read."""
     with open(path, "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
         if size < _HUGE_PAGE:
-            return f.read()
+            return f.read(limit + 1)
         memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         with contextlib.suppress(AttributeError, OSError):  # no huge pages here: 4 KB ones
             memory.madvise(mmap.MADV_HUGEPAGE)
         # Touched from Python first, a page fault per 2 MB; the kernel filling them while
         # reading would fault them in 4 KB at a time.
         np.frombuffer(memory, dtype=np.uint8)[::4096] = 0
-        read = f.readinto(memory)
-        if read == size and not f.read(1):
+        view = memoryview(memory)
+        done = 0
+        while done < size:  # one read returns at most 2 GiB
+            n = f.readinto(view[done:])
+            if not n:
+                break
+            done += n
+        view.release()
+        if done == size and not f.read(1):
             return memory
-    return path.read_bytes()  # the file changed size while it was read: read it again
-
-
-_HUGE_PAGE = 2 << 20
+        memory.close()  # the file changed size while it was read: read it again
+        f.seek(0)
+        return f.read(limit + 1)
 
 
 def _too_large(name: str, what: str, limit: int) -> str:

@@ -3,21 +3,24 @@ scikit-learn, and a store that keeps the two in step."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import pickle
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io as sio
 
 from fakeusers.errors import ModelUnusableError
 from fakeusers.features import featurize
 from fakeusers.linear import LinearScorer
-from fakeusers.models import probabilities, train
+from fakeusers.models import PREDICT_ROWS, probabilities, train
 from fakeusers.reading import read_logs
 from fakeusers.store import ModelStore
 from tests.support import ROOT, csv_bytes, trained
@@ -77,25 +80,31 @@ def test_a_scorer_that_is_not_bit_equal_on_the_training_users_is_not_kept(monkey
     assert train(log, "logistic").scorer is None
 
 
-def test_a_stored_model_scores_without_importing_scikit_learn(store):
+def test_a_stored_model_scores_without_importing_scikit_learn(store, model):
     # The command line's path: load, read, score, decide; scikit-learn costs 1.5 s of CPU.
     log = store.root.parent / "new.csv"
     log.write_bytes(csv_bytes(30_000, 7, timestamps=True))
+    saved = store.root.parent / "p.npy"
     code = (
-        "import sys; from fakeusers.scoring import score_sources, Rule; "
+        "import sys, numpy; from fakeusers.scoring import score_sources, Rule; "
         "from fakeusers.store import ModelStore; "
         f"s = score_sources({str(log)!r}, store=ModelStore({str(store.root)!r}), "
         "rule=Rule.of(cost_fp=1, cost_fn=5)); "
-        "print(s.decision.n_flagged, s.p.sum(), 'sklearn' in sys.modules)"
+        f"numpy.save({str(saved)!r}, s.p); print('sklearn' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert out[2] == "False", "scoring imported scikit-learn"
-    # and the same answer as the pipeline gives in this process
-    loaded = store.load("june").model
-    X = featurize(read_logs(log), loaded.vocabulary)
-    assert float(out[1]) == pytest.approx(probabilities(loaded, X).sum(), rel=1e-12)
+    assert out == ["False"], "scoring imported scikit-learn"
+    # and the bits the trained pipeline gives, asked in the same blocks
+    X = featurize(read_logs(log), model.vocabulary)
+    by_pipeline = np.concatenate(
+        [
+            model.pipeline.predict_proba(X.iloc[i : i + PREDICT_ROWS])[:, 1]
+            for i in range(0, len(X), PREDICT_ROWS)
+        ]
+    )
+    np.testing.assert_array_equal(np.load(saved), by_pipeline)
 
 
 def test_the_pipeline_is_built_only_when_used_and_agrees_with_the_arrays(store, model):
@@ -104,9 +113,50 @@ def test_the_pipeline_is_built_only_when_used_and_agrees_with_the_arrays(store, 
     assert loaded.predictor is loaded.scorer
     X = featurize(other_log(), loaded.vocabulary)
     np.testing.assert_array_equal(loaded.pipeline.predict_proba(X), model.pipeline.predict_proba(X))
-    # a model pickles with its pipeline built (a lock cannot be pickled)
-    again = pickle.loads(pickle.dumps(loaded))
-    np.testing.assert_array_equal(probabilities(again, X), probabilities(loaded, X))
+    assert "pipeline built" in repr(loaded)
+
+
+def test_a_model_pickles_with_its_pipeline_built(store, model):
+    loaded = store.load("june").model
+    assert "not built yet" in repr(loaded)
+    again = pickle.loads(pickle.dumps(loaded))  # a lock and a closure cannot be pickled
+    assert type(again.pipeline).__name__ == "Pipeline"
+    X = featurize(other_log(), loaded.vocabulary)
+    np.testing.assert_array_equal(again.pipeline.predict_proba(X), model.pipeline.predict_proba(X))
+    np.testing.assert_array_equal(probabilities(again, X), probabilities(model, X))
+
+
+def test_the_scorer_refuses_what_the_pipeline_refuses(model):
+    X = featurize(other_log(), model.vocabulary)
+    with pytest.raises(ValueError, match="not the model's, in its order"):
+        model.scorer.predict_proba(X[X.columns[::-1]])
+    infinite = X.copy()
+    infinite.iloc[3, 2] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        model.scorer.predict_proba(infinite)
+    with pytest.raises(ValueError, match="infinity"):
+        model.pipeline.predict_proba(infinite)
+    # an array in C order gets the pipeline's bits for that array (not the frame's: the
+    # product sums in another order)
+    rows = np.ascontiguousarray(X.to_numpy())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        by_pipeline = model.pipeline.predict_proba(rows)
+    np.testing.assert_array_equal(model.scorer.predict_proba(rows), by_pipeline)
+
+
+def test_explanations_use_the_scorer_and_equal_the_pipelines(store, model):
+    from fakeusers import explain
+
+    loaded = store.load("june").model
+    X = featurize(other_log(), loaded.vocabulary)
+    by_scorer = explain.contributions(loaded, X)
+    assert "not built yet" in repr(loaded), "explaining a logistic model built its pipeline"
+    without = dataclasses.replace(model, scorer=None)
+    pd.testing.assert_frame_equal(by_scorer, explain.contributions(without, X), check_exact=True)
+    pd.testing.assert_series_equal(
+        explain.importance(loaded)[0], explain.importance(without)[0], check_exact=True
+    )
 
 
 def test_tampered_scoring_arrays_are_refused_by_their_sha256(store):

@@ -613,3 +613,61 @@ def test_files_parsed_to_different_column_types_are_read_together():
     log = _encode([parsed, plain], report)
     assert content(log) == content(read_text(CLEAN)), "the second file repeats the first"
     assert log.report.overlaps == [{"files": ["a.csv", "b.parquet"], "users": 3, "rows": 5}]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 40), min_size=1, max_size=300),
+    cuts=st.lists(st.integers(0, 300), max_size=6),
+    text=st.booleans(),
+)
+def test_encoding_two_halves_gives_dictionary_encode_s_codes_and_values(values, cuts, text):
+    import pyarrow as pa
+
+    from fakeusers.reading import _dictionary_encode_halves
+
+    edges = sorted({0, len(values), *(c for c in cuts if c <= len(values))})
+    typ = pa.string() if text else pa.int64()
+    data = [str(v) for v in values] if text else values
+    column = pa.chunked_array(
+        [pa.array(data[a:b], typ) for a, b in zip(edges, edges[1:], strict=False)], typ
+    )
+    codes, dictionary = _dictionary_encode_halves(column)
+    expected = column.dictionary_encode().combine_chunks()
+    assert codes.dtype == np.int32
+    np.testing.assert_array_equal(codes, expected.indices.to_numpy())
+    assert dictionary.equals(expected.dictionary)
+
+
+def test_a_large_file_read_in_short_reads_or_that_grows_reads_whole(tmp_path, monkeypatch):
+    import mmap
+
+    import fakeusers.sources as sources
+
+    path = tmp_path / "logs.csv"
+    body = b"UserId,Event,Category\n" + _GOOD_ROWS
+    path.write_bytes(body)
+
+    class ShortReads(io.FileIO):
+        def readinto(self, buffer):  # at most 1 MB a call, as a 2 GiB file or a pipe gives
+            with memoryview(buffer) as view:
+                return super().readinto(view[: 1 << 20])
+
+    with monkeypatch.context() as m:
+        m.setattr(sources, "open", lambda p, *a, **k: ShortReads(p, "rb"), raising=False)
+        _, data = sources.open_source(path, mapped=True)
+    assert isinstance(data, mmap.mmap), "short reads are read on, not read again"
+    assert data[:] == body
+
+    real_fstat = sources.os.fstat
+
+    def smaller(fd):  # the file grew after its size was taken: it is read again, whole
+        st = real_fstat(fd)
+        return type("Stat", (), {"st_size": st.st_size - 100, "st_mode": st.st_mode})()
+
+    monkeypatch.setattr(sources.os, "fstat", smaller)
+    _, data = sources.open_source(path, mapped=True)
+    assert isinstance(data, bytes) and data == body
+    monkeypatch.setenv("FAKEUSERS_MAX_LOG_BYTES", str(len(body) - 50))  # and past the cap
+    with pytest.raises(FakeusersError, match="is larger than"):
+        sources.open_source(path, mapped=True)
