@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -504,7 +504,7 @@ def _encode_column(column: pa.ChunkedArray) -> tuple[_Column, _Merged]:
     numeric = _canonical_integers(column)
     if numeric is not None:
         return numeric, _Merged()
-    codes, dictionary = _dictionary_encode_halves(column)
+    codes, dictionary = _dictionary_encode_halves(column)  # type: ignore[misc]
     stripped = pc.utf8_trim_whitespace(dictionary)
     merged = stripped.dictionary_encode()
     remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32)
@@ -536,14 +536,12 @@ def _canonical_integers(column: pa.ChunkedArray) -> _Column | None:
         not pa.types.is_string(column.type)  # dictionary-encoded already: few values
         or len(column) == 0
         or column.null_count
-        or not pc.all(pc.ascii_is_decimal(column)).as_py()
     ):
         return None
-    try:
-        numbers = pc.cast(column, pa.int64())
-    except pa.ArrowInvalid:  # more than 18 digits
+    encoded = _dictionary_encode_halves(column, _as_numbers)
+    if encoded is None:
         return None
-    codes, dictionary = _dictionary_encode_halves(numbers)
+    codes, dictionary = encoded
     distinct = dictionary.to_numpy(zero_copy_only=False)
     # A string of digits is never shorter than its number's canonical spelling, and longer
     # only with leading zeros ("007"): equal total lengths mean none has any.
@@ -555,17 +553,43 @@ def _canonical_integers(column: pa.ChunkedArray) -> _Column | None:
     return _Column(codes, values)
 
 
-def _dictionary_encode_halves(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+def _as_numbers(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """Text of digits as 64-bit integers; None when a value is not only digits or is too
+    long for 64 bits."""
+    if len(column) and not pc.all(pc.ascii_is_decimal(column)).as_py():
+        return None
+    try:
+        return pc.cast(column, pa.int64())
+    except pa.ArrowInvalid:  # more than 18 digits
+        return None
+
+
+def _dictionary_encode_halves(
+    column: pa.ChunkedArray,
+    convert: Callable[[pa.ChunkedArray], pa.ChunkedArray | None] | None = None,
+) -> tuple[np.ndarray, pa.Array] | None:
     """Row codes (int32) and distinct values in order of first appearance, as
     ``column.dictionary_encode()`` gives them for a column without nulls, encoding the two
     halves of the column's chunks on two threads (Arrow hashes outside Python's lock) and
-    merging their dictionaries."""
+    merging their dictionaries.
+
+    ``convert``, when given, is applied to each half on its thread before encoding; when it
+    returns None for either half, so does this function.
+    """
     chunks = column.chunks
     rows = np.cumsum([len(c) for c in chunks])
     cut = int(np.searchsorted(rows, rows[-1] / 2)) + 1 if len(chunks) > 1 else len(chunks)
     halves = [pa.chunked_array(part, column.type) for part in (chunks[:cut], chunks[cut:])]
+
+    def encode(half: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array] | None:
+        half = half if convert is None else convert(half)
+        return None if half is None else _encoded(half)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        (first, firsts), (second, seconds) = pool.map(_encoded, halves)
+        both = list(pool.map(encode, halves))
+    if None in both:
+        return None
+    (first, firsts), (second, seconds) = both
     if not len(second):
         return first, firsts
     # The second half's values: where the first half has them, else new, after the first's.

@@ -671,3 +671,19 @@ def test_a_large_file_read_in_short_reads_or_that_grows_reads_whole(tmp_path, mo
     monkeypatch.setenv("FAKEUSERS_MAX_LOG_BYTES", str(len(body) - 50))  # and past the cap
     with pytest.raises(FakeusersError, match="is larger than"):
         sources.open_source(path, mapped=True)
+
+
+@pytest.mark.parametrize("chunks", [[["12", "7", "12"]], [["12", "7"], ["12", "9"]], [[], ["3"]]])
+def test_canonical_numeric_ids_take_the_integer_path_in_any_number_of_chunks(chunks):
+    # the fast path (hashing numbers, not text): a single chunk is the common small file
+    import pyarrow as pa
+
+    from fakeusers.reading import _canonical_integers
+
+    column = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], pa.string())
+    encoded = _canonical_integers(column)
+    assert encoded is not None
+    values = [v for c in chunks for v in c]
+    assert encoded.values[encoded.codes].tolist() == values
+    with_zero = pa.chunked_array([*column.chunks, pa.array(["007"])], pa.string())
+    assert _canonical_integers(with_zero) is None  # "007" is not 7: the text path
