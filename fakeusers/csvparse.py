@@ -23,14 +23,28 @@ from fakeusers.errors import FakeusersError
 from fakeusers.quoting import EXAMPLES, shown
 from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS, OPTIONAL, REQUIRED
 
-__all__ = ["DICTIONARY_COLUMNS", "ParsedFile", "header_columns", "parse_csv"]
+__all__ = [
+    "DICTIONARY_COLUMNS",
+    "SNIFF_BYTES",
+    "Head",
+    "ParsedFile",
+    "column_positions",
+    "extra_columns_warning",
+    "header_columns",
+    "latin1_warning",
+    "no_row_fits",
+    "no_rows",
+    "parse_csv",
+    "read_head",
+    "unreadable_past_header",
+]
 
 _BLOCK_SIZE = 16 << 20  # a field of several MB must fit in one parsing block
 #: Columns with few distinct values, dictionary-encoded while parsing: no string per row is
 #: ever built for them (at 10M rows that saves memory and half the encoding time).
 DICTIONARY_COLUMNS = ("Event", "Category", "Fake")
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
-_SNIFF_BYTES = 64 << 10
+SNIFF_BYTES = 64 << 10
 _COUNT_BYTES = 64 << 20
 _FOUND_CHARS = 200
 
@@ -84,24 +98,87 @@ def parse_csv(name: str, data: bytes | mmap.mmap) -> ParsedFile:
     """
     _refuse_non_csv(name, data)
     fields, delimiter, encoding = _header(name, data)
-    positions, extra = _column_positions(name, fields)
-    warnings = []
-    if extra:
-        warnings.append(f"{name}: extra columns ignored: {shown(extra)}.")
-    if delimiter != ",":
-        named = {";": "semicolons", "\t": "tabs", "|": "pipes"}[delimiter]
-        warnings.append(f"{name} uses {named} as the delimiter; read it that way.")
+    head = Head(fields, *column_positions(name, fields), delimiter, encoding)
+    warnings = head.warnings(name)
     if data.find(b"\n") < 0 and data.find(b"\r") < 0:
-        raise _no_rows(name)
-    table, bad_rows = _parse_rows(name, data, len(fields), positions, delimiter, encoding)
+        raise no_rows(name)
+    table, bad_rows = _parse_rows(name, data, len(fields), head.positions, delimiter, encoding)
     if encoding == "latin-1":
-        warnings.append(f"{name} is not UTF-8; read it as Latin-1.")
+        warnings.append(latin1_warning(name))
     warnings += _skipped_rows(name, data, bad_rows, table.num_rows, len(fields), encoding)
     if table.num_rows == 0:
-        raise _no_rows(name)
-    renamed = {f"c{positions[c]}": c for c in positions}
+        raise no_rows(name)
+    renamed = {f"c{head.positions[c]}": c for c in head.positions}
     table = table.rename_columns([renamed[c] for c in table.column_names])
-    return ParsedFile(table, extra, len(bad_rows), warnings)
+    return ParsedFile(table, head.extra, len(bad_rows), warnings)
+
+
+@dataclass
+class Head:
+    """What a CSV file's header says, for a reader that parses the rows itself.
+
+    Attributes
+    ----------
+    fields : list of str
+        The header's raw fields.
+    positions : dict
+        Where each known column is (see :func:`column_positions`).
+    extra : list of str
+        The header's other fields, ignored.
+    delimiter, encoding : str
+        The delimiter, and the encoding as far as the first bytes tell.
+    """
+
+    fields: list[str]
+    positions: dict[str, int]
+    extra: list[str]
+    delimiter: str
+    encoding: str
+
+    def warnings(self, name: str) -> list[str]:
+        """The load report's warnings about the header: extra columns, the delimiter."""
+        warnings = [extra_columns_warning(name, self.extra)] if self.extra else []
+        if self.delimiter != ",":
+            named = {";": "semicolons", "\t": "tabs", "|": "pipes"}[self.delimiter]
+            warnings.append(f"{name} uses {named} as the delimiter; read it that way.")
+        return warnings
+
+
+def read_head(name: str, head: bytes) -> Head:
+    """The header of a file from its first :data:`SNIFF_BYTES` bytes, with
+    :func:`parse_csv`'s checks: not a spreadsheet or binary file, the required columns.
+
+    Raises
+    ------
+    FakeusersError
+        As :func:`parse_csv` for a file that is not CSV text or lacks a column.
+    """
+    _refuse_non_csv(name, head)
+    fields, delimiter, encoding = _header(name, head)
+    return Head(fields, *column_positions(name, fields), delimiter, encoding)
+
+
+def extra_columns_warning(name: str, extra: list[str]) -> str:
+    return f"{name}: extra columns ignored: {shown(extra)}."
+
+
+def latin1_warning(name: str) -> str:
+    return f"{name} is not UTF-8; read it as Latin-1."
+
+
+def unreadable_past_header(name: str) -> FakeusersError:
+    return FakeusersError(
+        f"{name} cannot be read as CSV past its header: the file may be damaged or cut "
+        "off. Export it again as comma-separated CSV with one row per action."
+    )
+
+
+def no_row_fits(name: str, n_fields: int, where: str = "") -> str:
+    """Why a file whose every row was skipped cannot be read (``where``: the first line)."""
+    return (
+        f"{name}: no row has the header's {n_fields} fields{where}. Check the delimiter "
+        "and the quotes, and export the log again as comma-separated CSV."
+    )
 
 
 def header_columns(name: str, head: bytes) -> tuple[dict[str, int], str, str]:
@@ -116,12 +193,12 @@ def header_columns(name: str, head: bytes) -> tuple[dict[str, int], str, str]:
         A required column missing or a column named twice, with a guess at why.
     """
     fields, delimiter, encoding = _header(name, head)
-    positions, _ = _column_positions(name, fields)
+    positions, _ = column_positions(name, fields)
     return positions, delimiter, encoding
 
 
 def _refuse_non_csv(name: str, data: bytes | mmap.mmap) -> None:
-    if len(data) <= _SNIFF_BYTES and not data[:_SNIFF_BYTES].strip(b"\xef\xbb\xbf \t\r\n"):
+    if len(data) <= SNIFF_BYTES and not data[:SNIFF_BYTES].strip(b"\xef\xbb\xbf \t\r\n"):
         raise FakeusersError(
             f"{name} is empty. Export the log again with a header line "
             "UserId,Event,Category and one row per action."
@@ -142,7 +219,7 @@ def _refuse_non_csv(name: str, data: bytes | mmap.mmap) -> None:
             f"{name} is a PDF document, not a CSV file. Export the log as CSV from the tool "
             "it comes from and upload that file."
         )
-    if b"\x00" in data[:_SNIFF_BYTES]:
+    if b"\x00" in data[:SNIFF_BYTES]:
         raise FakeusersError(
             f"{name} is not a CSV file: it is not text (perhaps an image, a document or a "
             "program). Export the log as CSV and upload that file."
@@ -180,7 +257,7 @@ def _zip_refusal(name: str, data: bytes | mmap.mmap) -> str:
 
 def _header(name: str, data: bytes | mmap.mmap) -> tuple[list[str], str, str]:
     """The raw header fields, the delimiter and the text encoding."""
-    head = data[:_SNIFF_BYTES]
+    head = data[:SNIFF_BYTES]
     ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
     first = head[: min(ends)] if ends else head
     encoding = "utf-8" if _is_utf8(data) else "latin-1"
@@ -213,7 +290,7 @@ def _canonical(field_name: str) -> str:
     return field_name.strip().strip("\ufeff").strip().strip('"').strip().lower()
 
 
-def _column_positions(name: str, fields: list[str]) -> tuple[dict[str, int], list[str]]:
+def column_positions(name: str, fields: list[str]) -> tuple[dict[str, int], list[str]]:
     """Where each known column is in the header, and the header's other fields.
 
     Raises a :class:`FakeusersError` for a column named twice or a required one missing.
@@ -317,10 +394,7 @@ def _parse_rows(
             bad_rows.clear()
             table = parse(encoding, newlines_in_values=True)
     except pa.ArrowInvalid:
-        raise FakeusersError(
-            f"{name} cannot be read as CSV past its header: the file may be damaged or cut "
-            "off. Export it again as comma-separated CSV with one row per action."
-        ) from None
+        raise unreadable_past_header(name) from None
     return table, bad_rows
 
 
@@ -340,11 +414,7 @@ def _skipped_rows(
     if n_rows == 0 and bad_rows:
         lines = _line_numbers(data, bad_rows[:1], encoding)
         where = f" (line {lines[0]} is the first)" if lines else ""
-        raise FakeusersError(
-            unclosed
-            or f"{name}: no row has the header's {n_fields} fields{where}. Check the "
-            "delimiter and the quotes, and export the log again as comma-separated CSV."
-        )
+        raise FakeusersError(unclosed or no_row_fits(name, n_fields, where))
     warnings = []
     if bad_rows:
         lines = _line_numbers(data, bad_rows[:EXAMPLES], encoding)
@@ -359,7 +429,7 @@ def _skipped_rows(
     return warnings
 
 
-def _no_rows(name: str) -> FakeusersError:
+def no_rows(name: str) -> FakeusersError:
     return FakeusersError(
         f"{name} has a header but no rows. Export the log again with its data rows."
     )

@@ -110,7 +110,7 @@ def repeated_rows(
         earlier, later_name = (report.files[int(i)] for i in divmod(int(pair), n_files))
         n_users, n_rows = int(hit.sum()), int(n[equal][hit].sum())
         report.overlaps.append({"files": [earlier, later_name], "users": n_users, "rows": n_rows})
-        report.warnings.append(_overlap_warning(earlier, later_name, n_users, n_rows, report))
+        report.warnings.append(overlap_warning(earlier, later_name, n_users, n_rows, report))
     return repeated
 
 
@@ -141,9 +141,7 @@ def _group_sums(
     return present[order], table.column("g_count").to_numpy()[order], sums
 
 
-def _overlap_warning(
-    earlier: str, later: str, n_users: int, n_rows: int, report: LoadReport
-) -> str:
+def overlap_warning(earlier: str, later: str, n_users: int, n_rows: int, report: LoadReport) -> str:
     """What the load report says about users repeated whole in two files."""
     users = f"{n_users:,} users appear" if n_users != 1 else "1 user appears"
     said = (

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fakeusers.csvparse import ParsedFile, _column_positions
+from fakeusers.csvparse import ParsedFile, column_positions, extra_columns_warning
 from fakeusers.errors import FakeusersError, InputTooLargeError
 from fakeusers.limits import limit_from_env
 from fakeusers.quoting import shown
@@ -134,7 +134,7 @@ def parse_parquet(name: str, data: bytes, limit: int | None = None) -> ParsedFil
     table, extra = _parquet_table(name, data, limit)
     if table.num_rows == 0:
         raise _no_rows(name)
-    warnings = [f"{name}: extra columns ignored: {shown(extra)}."] if extra else []
+    warnings = [extra_columns_warning(name, extra)] if extra else []
     return ParsedFile(table, extra, 0, warnings)
 
 
@@ -197,7 +197,7 @@ def _read_folder(folder: Path) -> tuple[str, ParsedFile]:
     table = pa.concat_tables(tables)
     if table.num_rows == 0:
         raise _no_rows(name)
-    warnings = [f"{name}: extra columns ignored: {shown(extra)}."] if extra else []
+    warnings = [extra_columns_warning(name, extra)] if extra else []
     return name, ParsedFile(table, extra, 0, warnings)
 
 
@@ -229,7 +229,7 @@ def _parquet_table(
     known = {c.lower() for c in (*REQUIRED, *OPTIONAL)}
     stored = {f.strip().lower() for f in fields}
     implied = {k: v for k, v in (partition or {}).items() if k.strip().lower() in known - stored}
-    positions, extra = _column_positions(name, [*fields, *implied])
+    positions, extra = column_positions(name, [*fields, *implied])
     # pandas stores a DataFrame's index as a column: not the analyst's data, so not reported.
     extra = [c for c in extra if not c.startswith(_PANDAS_INDEX)]
     names = [c for c in (*REQUIRED, *OPTIONAL) if c in positions]

@@ -38,9 +38,18 @@ import pyarrow.compute as pc
 
 from fakeusers.errors import FakeusersError
 from fakeusers.limits import available_memory, format_size, parse_size
-from fakeusers.overlaps import _overlap_warning, duplicate_rows_warning
-from fakeusers.quoting import shown
-from fakeusers.reading import LoadReport, Log, Source, _check_mangled_ids, _encode, read_logs
+from fakeusers.overlaps import duplicate_rows_warning, overlap_warning
+from fakeusers.reading import (
+    LoadReport,
+    Log,
+    Source,
+    check_mangled_ids,
+    dropped_rows_warnings,
+    encode_tables,
+    read_logs,
+    trimmed_ids_warning,
+    unknown_values_warnings,
+)
 from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS
 from fakeusers.scoring import Rule, ScoredLog
 from fakeusers.spreading import MAX_BLOCK, ROW, Spread
@@ -341,7 +350,7 @@ def _score_parts(
         part_report = LoadReport(files=list(spread.names), overlaps_kept=overlaps)
         part_report.file_rows = [t.num_rows for t in tables]
         try:
-            log = _encode([t.drop_columns([ROW]) for t in tables], part_report)
+            log = encode_tables([t.drop_columns([ROW]) for t in tables], part_report)
         except FakeusersError as exc:
             if "no usable rows left" in str(exc):
                 _merge_dropped(report, part_report)  # every row of this partition dropped
@@ -456,17 +465,7 @@ def _summed(counts: list[dict[str, int]]) -> dict[str, int]:
 
 def _describe_warnings(report: LoadReport) -> list[str]:
     """The warnings :func:`fakeusers.reading.read_logs` writes from a report's counts."""
-    out = []
-    if report.unknown_events:
-        out.append(
-            f"Unknown events {shown(report.unknown_events)}: a model trained without "
-            "them counts them as 'other'."
-        )
-    if report.unknown_categories:
-        out.append(
-            f"Unknown categories {shown(report.unknown_categories)}: a model trained "
-            "without them counts them as 'other'."
-        )
+    out = unknown_values_warnings(report)
     if report.duplicate_rows:
         out.append(duplicate_rows_warning(report))
     return out
@@ -504,11 +503,9 @@ def _merge_reports(
     trimmed = 0
     for r in parts:
         regenerated.update(_describe_warnings(r))
+        regenerated.update(dropped_rows_warnings(r))
         regenerated.update(
-            f"{count:,} rows dropped: {reason}." for reason, count in r.dropped.items()
-        )
-        regenerated.update(
-            _overlap_warning(*o["files"], o["users"], o["rows"], r) for o in r.overlaps
+            overlap_warning(*o["files"], o["users"], o["rows"], r) for o in r.overlaps
         )
         for w in r.warnings:
             found = re.match(r"([\d,]+) user IDs differ from others only by", w)
@@ -517,11 +514,7 @@ def _merge_reports(
                 regenerated.add(w)
     if trimmed:
         # As the reader writes it, before every other warning of the encoding.
-        report.warnings.append(
-            f"{trimmed:,} user IDs differ from others only by spaces, tabs or line breaks "
-            f"around them and were read as the same users, e.g. {'; '.join(report.trimmed_ids)}. "
-            "If they are different users, fix the IDs in the source."
-        )
+        report.warnings.append(trimmed_ids_warning(trimmed, report.trimmed_ids))
     others = []
     for r in parts:
         for w in r.warnings:
@@ -530,17 +523,16 @@ def _merge_reports(
     order = {name: i for i, name in enumerate(report.files)}
     report.overlaps.sort(key=lambda o: (order[o["files"][0]], order[o["files"][1]]))
     report.warnings += [
-        _overlap_warning(*o["files"], o["users"], o["rows"], report) for o in report.overlaps
+        overlap_warning(*o["files"], o["users"], o["rows"], report) for o in report.overlaps
     ]
     report.warnings += others
     report.warnings += _describe_warnings(report)
-    _check_mangled_ids(report, user_ids)
+    check_mangled_ids(report, user_ids)
     for r in parts:
         _merge_dropped(report, r)
     rank = {reason: i for i, reason in enumerate(_DROP_ORDER)}
     report.dropped = dict(sorted(report.dropped.items(), key=lambda kv: rank.get(kv[0], len(rank))))
-    for reason, count in report.dropped.items():
-        report.warnings.append(f"{count:,} rows dropped: {reason}.")
+    report.warnings += dropped_rows_warnings(report)
 
 
 def _merged_unseen(parts: list[_Part], model: Any, report: LoadReport) -> dict[str, Any]:

@@ -56,9 +56,14 @@ __all__ = [
     "LoadReport",
     "Log",
     "Source",
+    "check_mangled_ids",
+    "dropped_rows_warnings",
+    "encode_tables",
     "gunzip",
     "read_logs",
     "read_table",
+    "trimmed_ids_warning",
+    "unknown_values_warnings",
 ]
 
 # What a spreadsheet writes for a long number: a one-digit mantissa, then a decimal separator
@@ -325,7 +330,7 @@ def read_logs(
     report = LoadReport(files=[], overlaps_kept=overlaps)
     tables = [_read_file(source, report) for source in sources]
     tables = _shared_columns(tables, report)
-    return _encode(tables, report)
+    return encode_tables(tables, report)
 
 
 def read_table(table: pa.Table, name: str) -> Log:
@@ -348,7 +353,7 @@ def read_table(table: pa.Table, name: str) -> Log:
         As :func:`read_logs`, for example when no usable row is left.
     """
     report = LoadReport(files=[name], file_rows=[table.num_rows])
-    return _encode([table], report)
+    return encode_tables([table], report)
 
 
 def _read_file(source: Source, report: LoadReport) -> pa.Table:
@@ -385,8 +390,12 @@ def _shared_columns(tables: list[pa.Table], report: LoadReport) -> list[pa.Table
     return [t.select([c for c in t.column_names if c in columns]) for t in tables]
 
 
-def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
+def encode_tables(tables: list[pa.Table], report: LoadReport) -> Log:
     """The parsed files as one :class:`Log`; consumes ``tables`` to free memory early.
+
+    For readers that parse files their own way (:func:`read_logs`, :func:`read_table`,
+    the partitions of :mod:`fakeusers.partitioned`): ``tables`` hold the columns
+    :func:`fakeusers.csvparse.parse_csv` gives, ``report`` what was seen while parsing.
 
     The string columns are dictionary-encoded, the rows that cannot be used are marked,
     labels and timestamps are read for the others, the files' overlaps found, then the
@@ -399,12 +408,7 @@ def _encode(tables: list[pa.Table], report: LoadReport) -> Log:
     ids = merged["UserId"]
     if ids.count:
         report.trimmed_ids = list(ids.examples)
-        _warn(
-            report,
-            f"{ids.count:,} user IDs differ from others only by spaces, tabs or line breaks "
-            f"around them and were read as the same users, e.g. {'; '.join(ids.examples)}. "
-            "If they are different users, fix the IDs in the source.",
-        )
+        _warn(report, trimmed_ids_warning(ids.count, ids.examples))
     keep = _usable_rows(encoded, report)
     locate = functools.partial(_locate, report)
     labels = timestamps = None
@@ -683,26 +687,46 @@ def _describe(
     report.categories = _counts(*categories)
     report.unknown_events = [v for v in report.events if v not in KNOWN_EVENTS]
     report.unknown_categories = [v for v in report.categories if v not in KNOWN_CATEGORIES]
-    if report.unknown_events:
-        report.warnings.append(
-            f"Unknown events {shown(report.unknown_events)}: a model trained without "
-            "them counts them as 'other'."
-        )
-    if report.unknown_categories:
-        report.warnings.append(
-            f"Unknown categories {shown(report.unknown_categories)}: a model trained "
-            "without them counts them as 'other'."
-        )
-    _check_mangled_ids(report, users.values)
+    report.warnings += unknown_values_warnings(report)
+    check_mangled_ids(report, users.values)
     if timestamps is not None:
         count_duplicate_rows(
             report, users.codes, events.codes, categories.codes, timestamps, file_of_row
         )
-    for reason, count in report.dropped.items():
-        report.warnings.append(f"{count:,} rows dropped: {reason}.")
+    report.warnings += dropped_rows_warnings(report)
 
 
-def _check_mangled_ids(report: LoadReport, user_ids: np.ndarray) -> None:
+def trimmed_ids_warning(count: int, examples: Sequence[str]) -> str:
+    """The warning about user IDs read as one user once spaces around them were trimmed."""
+    return (
+        f"{count:,} user IDs differ from others only by spaces, tabs or line breaks around "
+        f"them and were read as the same users, e.g. {'; '.join(examples)}. If they are "
+        "different users, fix the IDs in the source."
+    )
+
+
+def unknown_values_warnings(report: LoadReport) -> list[str]:
+    """The warnings about events and categories the product does not know."""
+    out = []
+    if report.unknown_events:
+        out.append(
+            f"Unknown events {shown(report.unknown_events)}: a model trained without "
+            "them counts them as 'other'."
+        )
+    if report.unknown_categories:
+        out.append(
+            f"Unknown categories {shown(report.unknown_categories)}: a model trained "
+            "without them counts them as 'other'."
+        )
+    return out
+
+
+def dropped_rows_warnings(report: LoadReport) -> list[str]:
+    """One warning per reason rows were dropped, with the count."""
+    return [f"{count:,} rows dropped: {reason}." for reason, count in report.dropped.items()]
+
+
+def check_mangled_ids(report: LoadReport, user_ids: np.ndarray) -> None:
     """Warn about user IDs a spreadsheet turned into scientific notation (6.37E+07).
 
     Only what a spreadsheet writes counts (see ``_MANGLED_ID``): hexadecimal IDs such as

@@ -19,9 +19,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from fakeusers.csvparse import _SNIFF_BYTES, _column_positions, _header, _no_rows, _refuse_non_csv
+from fakeusers.csvparse import (
+    SNIFF_BYTES,
+    latin1_warning,
+    no_row_fits,
+    no_rows,
+    read_head,
+    unreadable_past_header,
+)
 from fakeusers.errors import FakeusersError
-from fakeusers.quoting import EXAMPLES, shown
+from fakeusers.quoting import EXAMPLES
 from fakeusers.reading import LoadReport, Source
 from fakeusers.schema import OPTIONAL, REQUIRED
 
@@ -55,21 +62,16 @@ class Spread:
     def add_file(self, index: int, source: Source) -> None:
         name, open_stream = _opener(source)
         with open_stream() as fh:
-            head = fh.read(_SNIFF_BYTES)
-        _refuse_non_csv(name, head)
-        fields, delimiter, _ = _header(name, head)
-        positions, extra = _column_positions(name, fields)
+            head = fh.read(SNIFF_BYTES)
+        header = read_head(name, head)
+        fields, positions, delimiter = header.fields, header.positions, header.delimiter
         if b"\n" not in head and b"\r" not in head:
-            raise _no_rows(name)
+            raise no_rows(name)
         cut = max(head.rfind(b"\n"), head.rfind(b"\r"))
         encoding = "utf-8" if _utf8(head[: cut + 1]) else "latin-1"
-        warnings = []
-        if extra:
-            warnings.append(f"{name}: extra columns ignored: {shown(extra)}.")
-            self.extra[name] = extra
-        if delimiter != ",":
-            named = {";": "semicolons", "\t": "tabs", "|": "pipes"}[delimiter]
-            warnings.append(f"{name} uses {named} as the delimiter; read it that way.")
+        warnings = header.warnings(name)
+        if header.extra:
+            self.extra[name] = header.extra
         attempt = (encoding, False)
         while True:
             try:
@@ -78,10 +80,7 @@ class Spread:
                 attempt = redo.attempt
                 continue
             except pa.ArrowInvalid:
-                raise FakeusersError(
-                    f"{name} cannot be read as CSV past its header: the file may be damaged or "
-                    "cut off. Export it again as comma-separated CSV with one row per action."
-                ) from None
+                raise unreadable_past_header(name) from None
             bad_rows = self.bad_rows
             if bad_rows and not attempt[1] and _has_quote(open_stream):
                 attempt = (attempt[0], True)
@@ -89,14 +88,11 @@ class Spread:
                 continue
             break
         if attempt[0] == "latin-1":
-            warnings.append(f"{name} is not UTF-8; read it as Latin-1.")
+            warnings.append(latin1_warning(name))
         if rows == 0:
             if bad_rows:
-                raise FakeusersError(
-                    f"{name}: no row has the header's {len(fields)} fields. Check the "
-                    "delimiter and the quotes, and export the log again as comma-separated CSV."
-                )
-            raise _no_rows(name)
+                raise FakeusersError(no_row_fits(name, len(fields)))
+            raise no_rows(name)
         if bad_rows:
             lines = _line_numbers(open_stream, bad_rows[:EXAMPLES], attempt[0])
             if lines:

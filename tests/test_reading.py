@@ -603,14 +603,14 @@ def test_files_parsed_to_different_column_types_are_read_together():
     # over plain text for them (another format) must combine with it.
     import pyarrow as pa
 
-    from fakeusers.reading import LoadReport, _encode, _read_file
+    from fakeusers.reading import LoadReport, _read_file, encode_tables
 
     report = LoadReport(files=[])
     parsed = _read_file(("a.csv", CLEAN.encode()), report)
     plain = pa.table({c: parsed.column(c).cast(pa.string()) for c in parsed.column_names})
     report.files.append("b.parquet")
     report.file_rows.append(plain.num_rows)
-    log = _encode([parsed, plain], report)
+    log = encode_tables([parsed, plain], report)
     assert content(log) == content(read_text(CLEAN)), "the second file repeats the first"
     assert log.report.overlaps == [{"files": ["a.csv", "b.parquet"], "users": 3, "rows": 5}]
 
