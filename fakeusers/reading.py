@@ -27,7 +27,7 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -154,8 +154,8 @@ class Log:
     timestamps : numpy.ndarray of float64 or None
         Per-row epoch seconds, when the log has a usable ``Timestamp`` column.
     events_per_user : numpy.ndarray of int64
-        How many rows each user has (read-only): counted from ``user_codes`` when not given
-        (the reader gives it: it counts them for the labels).
+        How many rows each user has (read-only): counted from ``user_codes`` unless given as
+        ``rows_per_user`` (the reader gives it: it counts them for the labels).
     """
 
     user_ids: np.ndarray
@@ -167,14 +167,16 @@ class Log:
     labels: np.ndarray | None
     timestamps: np.ndarray | None
     report: LoadReport
-    events_per_user: np.ndarray = field(  # type: ignore[assignment]
-        default=None, repr=False, compare=False
-    )
+    events_per_user: np.ndarray = field(init=False, repr=False, compare=False)
+    #: The rows per user when the caller counted them (the reader does); not kept as given
+    #: by ``dataclasses.replace``, which counts them again for the new codes.
+    rows_per_user: InitVar[np.ndarray | None] = None
 
-    def __post_init__(self) -> None:
-        if self.events_per_user is None:
-            self.events_per_user = np.bincount(self.user_codes, minlength=self.n_users)
-        self.events_per_user.flags.writeable = False  # shared by features, figures, tables
+    def __post_init__(self, rows_per_user: np.ndarray | None) -> None:
+        if rows_per_user is None:
+            rows_per_user = np.bincount(self.user_codes, minlength=self.n_users)
+        rows_per_user.flags.writeable = False  # shared by features, figures, tables
+        self.events_per_user = rows_per_user
 
     @property
     def n_rows(self) -> int:
@@ -467,7 +469,7 @@ def encode_tables(tables: list[pa.Table], report: LoadReport) -> Log:
         labels=per_user,
         timestamps=timestamps,
         report=report,
-        events_per_user=rows_per_user,
+        rows_per_user=rows_per_user,
     )
 
 
