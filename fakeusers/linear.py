@@ -1,7 +1,7 @@
 """A fitted logistic pipeline's arithmetic, so that scoring needs no scikit-learn.
 
-Loading a skops bundle imports scikit-learn, SciPy's optimisers and pandas' test helpers:
-about 1.5 s of CPU, more than parsing a 10M-event log. A logistic model's probabilities are
+Loading a skops bundle imports scikit-learn, SciPy's optimisers and pytest: about 1.5 s of
+CPU, more than parsing a 10M-event log takes one core. A logistic model's probabilities are
 a few array operations: fill the missing features with the imputer's medians, subtract the
 scaler's means, divide by its scales, one matrix product with the coefficients, the logistic
 function. :class:`LinearScorer` holds those arrays and does those operations in the order,
@@ -9,8 +9,8 @@ memory layout and functions scikit-learn uses (SciPy's ``expit``, one BLAS produ
 so its probabilities equal the pipeline's **to the last bit**. :func:`fakeusers.models.train`
 checks that on every training log and keeps a scorer only when it holds; the model store
 writes the arrays beside the bundle (``scoring.npz``, numbers only, read with
-``allow_pickle=False``) and scores with them. The pipeline itself is still stored and built
-when something needs it (explanations, the Spark engine's fallback, the figures).
+``allow_pickle=False``) and scores and explains with them. The pipeline itself is still
+stored, and built when something asks for it (the Model page's parameters, for one).
 
 Boosting models have no such form: they are scored by scikit-learn.
 """
@@ -42,7 +42,6 @@ class LinearScorer:
         Shape ``(1, n_features)``, the regression's ``coef_``.
     intercept : numpy.ndarray
         Shape ``(1,)``, its ``intercept_``.
-
     features : tuple of str or None
         The features' names in order (the pipeline's ``feature_names_in_``): a frame with
         other columns is refused, as scikit-learn refuses it.
