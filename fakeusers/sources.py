@@ -11,6 +11,7 @@ import contextlib
 import mmap
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,14 @@ import numpy as np
 from fakeusers.errors import FakeusersError, InputTooLargeError
 from fakeusers.limits import limit_from_env
 
-__all__ = ["DEFAULT_MAX_LOG_BYTES", "MAX_LOG_BYTES_ENV", "Source", "gunzip", "open_source"]
+__all__ = [
+    "DEFAULT_MAX_LOG_BYTES",
+    "MAX_LOG_BYTES_ENV",
+    "Source",
+    "file_errors",
+    "gunzip",
+    "open_source",
+]
 
 #: A log source: a path, or ``(name, bytes)`` for an upload.
 Source = str | os.PathLike | tuple[str, bytes]
@@ -65,21 +73,29 @@ def open_source(source: Source, *, mapped: bool = False) -> tuple[str, bytes | m
     else:
         path = Path(source)
         name = path.name
-        try:
+        with file_errors(path):
             if path.stat().st_size > limit:
                 raise InputTooLargeError(_too_large(name, "is larger than", limit))
             data = _mapped(path, limit) if mapped else path.read_bytes()
-        except FileNotFoundError:
-            raise FakeusersError(f"{path}: no such file. Check the path.") from None
-        except IsADirectoryError:
-            raise FakeusersError(f"{path} is a folder, not a CSV file.") from None
-        except OSError as exc:
-            raise FakeusersError(f"{path} cannot be read: {exc.strerror}.") from None
     if len(data) > limit:  # an upload, or a file that grew past the cap while it was read
         raise InputTooLargeError(_too_large(name, "is larger than", limit))
     if data[:2] == b"\x1f\x8b":
         data = gunzip(name, data, limit)
     return name, data
+
+
+@contextlib.contextmanager
+def file_errors(path: Path) -> Iterator[None]:
+    """Turn a missing, folder or unreadable ``path`` into a :class:`FakeusersError` that says
+    so (for every reader of log files)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise FakeusersError(f"{path}: no such file. Check the path.") from None
+    except IsADirectoryError:
+        raise FakeusersError(f"{path} is a folder, not a CSV file.") from None
+    except OSError as exc:
+        raise FakeusersError(f"{path} cannot be read: {exc.strerror}.") from None
 
 
 #: Files smaller than a huge page are read into ``bytes``.

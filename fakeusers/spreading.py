@@ -31,6 +31,7 @@ from fakeusers.errors import FakeusersError
 from fakeusers.quoting import EXAMPLES
 from fakeusers.reading import LoadReport, Source
 from fakeusers.schema import OPTIONAL, REQUIRED
+from fakeusers.sources import file_errors
 
 __all__ = ["MAX_BLOCK", "ROW", "Spread"]
 
@@ -257,15 +258,8 @@ def _opener(source: Source) -> tuple[str, Callable[[], Any]]:
         data = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
         return Path(str(name)).name, lambda: pa.BufferReader(data)
     path = Path(source)
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(2)
-    except FileNotFoundError:
-        raise FakeusersError(f"{path}: no such file. Check the path.") from None
-    except IsADirectoryError:
-        raise FakeusersError(f"{path} is a folder, not a CSV file.") from None
-    except OSError as exc:
-        raise FakeusersError(f"{path} cannot be read: {exc.strerror}.") from None
+    with file_errors(path), path.open("rb") as fh:
+        magic = fh.read(2)
     if magic == b"\x1f\x8b":
         return path.name, lambda: pa.PythonFile(_GzipChecked(path), mode="r")
     return path.name, lambda: pa.OSFile(str(path), "rb")

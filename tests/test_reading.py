@@ -624,7 +624,7 @@ def test_files_parsed_to_different_column_types_are_read_together():
 def test_encoding_two_halves_gives_dictionary_encode_s_codes_and_values(values, cuts, text):
     import pyarrow as pa
 
-    from fakeusers.reading import _dictionary_encode_halves
+    from fakeusers.encoding import _dictionary_encode_halves
 
     edges = sorted({0, len(values), *(c for c in cuts if c <= len(values))})
     typ = pa.string() if text else pa.int64()
@@ -678,7 +678,7 @@ def test_canonical_numeric_ids_take_the_integer_path_in_any_number_of_chunks(chu
     # the fast path (hashing numbers, not text): a single chunk is the common small file
     import pyarrow as pa
 
-    from fakeusers.reading import _canonical_integers
+    from fakeusers.encoding import _canonical_integers
 
     column = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], pa.string())
     encoded = _canonical_integers(column)
