@@ -561,7 +561,10 @@ def unknown_values_warnings(report: LoadReport) -> list[str]:
 
 def dropped_rows_warnings(report: LoadReport) -> list[str]:
     """One warning per reason rows were dropped, with the count."""
-    return [f"{count:,} rows dropped: {reason}." for reason, count in report.dropped.items()]
+    return [
+        f"{count:,} {'row' if count == 1 else 'rows'} dropped: {reason}."
+        for reason, count in report.dropped.items()
+    ]
 
 
 def check_mangled_ids(report: LoadReport, user_ids: np.ndarray) -> None:

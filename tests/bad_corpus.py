@@ -314,9 +314,9 @@ CASES: list[BadCase] = [
     _accept(
         "empty_fields.csv",
         "rows with an empty UserId, Event or Category",
-        "1 rows dropped: empty UserId",
-        "1 rows dropped: empty Event",
-        "1 rows dropped: empty Category",
+        "1 row dropped: empty UserId",
+        "1 row dropped: empty Event",
+        "1 row dropped: empty Category",
         rows=2,
         users=2,
     ),
@@ -375,7 +375,7 @@ CASES: list[BadCase] = [
         'a quote (") opened on line 22 and never closed: the 11 lines after it are lost',
         "wrong number of fields (expected 3) at line 22",
         "line 22: a quoted value starts there and is never closed, so 11 lines",
-        "1 rows dropped: wrong number of fields",
+        "1 row dropped: wrong number of fields",
         rows=20,
     ),
     _accept(
