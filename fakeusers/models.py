@@ -301,7 +301,7 @@ class TrainedModel:
                 f"Model '{card.get('name', '?')}' holds a {type(pipeline).__name__}, not a "
                 f"fakeusers model. Retrain it with {retrain_hint(card.get('name', '?'))}."
             )
-        return cls(fields[0], pipeline, *fields[1:3], oof_y, oof_p, *fields[3:])
+        return cls(pipeline=pipeline, oof_y=oof_y, oof_p=oof_p, **fields)
 
     @classmethod
     def from_scoring(cls, arrays: Any, card: dict, pipeline: Deferred) -> TrainedModel:
@@ -318,7 +318,7 @@ class TrainedModel:
             oof_p = np.asarray(arrays["oof_p"], dtype=np.float64)
             scorer = LinearScorer.from_arrays(arrays)
             fields = _card_fields(card)
-        return cls(fields[0], pipeline, *fields[1:3], oof_y, oof_p, *fields[3:], scorer)
+        return cls(pipeline=pipeline, oof_y=oof_y, oof_p=oof_p, scorer=scorer, **fields)
 
     def card(self) -> dict:
         """What the model store records in ``model.json`` besides its own fields."""
@@ -346,19 +346,19 @@ def _unusable_when_lacking(card: dict) -> Iterator[None]:
         ) from exc
 
 
-def _card_fields(card: dict) -> tuple[str, Vocabulary, dict, dict, dict]:
-    """Model type, vocabulary, cv, training and profile from a stored card."""
+def _card_fields(card: dict) -> dict[str, Any]:
+    """The model's fields a stored card holds: type, vocabulary, cv, training and profile."""
     model_type = card["model_type"]
     if model_type not in MODEL_TYPES:
         raise ValueError(f"the model type {model_type!r}")
     recorded = card.get("profile")
-    return (
-        model_type,
-        Vocabulary.from_dict(card["vocabulary"]),
-        dict(card["cv"]),
-        dict(card.get("training") or {}),
-        dict(recorded) if isinstance(recorded, dict) else {},
-    )
+    return {
+        "model_type": model_type,
+        "vocabulary": Vocabulary.from_dict(card["vocabulary"]),
+        "cv": dict(card["cv"]),
+        "training": dict(card.get("training") or {}),
+        "profile": dict(recorded) if isinstance(recorded, dict) else {},
+    }
 
 
 def training_problem(log: Log) -> str | None:
