@@ -96,16 +96,15 @@ def parse_csv(name: str, data: bytes | mmap.mmap) -> ParsedFile:
         rows, or no row that can be parsed; the message names the file, the line or column,
         and the fix.
     """
-    _refuse_non_csv(name, data)
-    fields, delimiter, encoding = _header(name, data)
-    head = Head(fields, *column_positions(name, fields), delimiter, encoding)
+    head = read_head(name, data)
     warnings = head.warnings(name)
     if data.find(b"\n") < 0 and data.find(b"\r") < 0:
         raise no_rows(name)
-    table, bad_rows = _parse_rows(name, data, len(fields), head.positions, delimiter, encoding)
+    n_fields, encoding = len(head.fields), head.encoding
+    table, bad_rows = _parse_rows(name, data, n_fields, head.positions, head.delimiter, encoding)
     if encoding == "latin-1":
         warnings.append(latin1_warning(name))
-    warnings += _skipped_rows(name, data, bad_rows, table.num_rows, len(fields), encoding)
+    warnings += _skipped_rows(name, data, bad_rows, table.num_rows, n_fields, encoding)
     if table.num_rows == 0:
         raise no_rows(name)
     renamed = {f"c{head.positions[c]}": c for c in head.positions}
@@ -144,9 +143,10 @@ class Head:
         return warnings
 
 
-def read_head(name: str, head: bytes) -> Head:
-    """The header of a file from its first :data:`SNIFF_BYTES` bytes, with
-    :func:`parse_csv`'s checks: not a spreadsheet or binary file, the required columns.
+def read_head(name: str, head: bytes | mmap.mmap) -> Head:
+    """The header of a file from its first :data:`SNIFF_BYTES` bytes (or all of them, as
+    :func:`parse_csv` reads it), with :func:`parse_csv`'s checks: not a spreadsheet or
+    binary file, the required columns.
 
     Raises
     ------

@@ -13,6 +13,8 @@ pandas ``groupby().apply`` version.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,6 +30,11 @@ if TYPE_CHECKING:
 __all__ = ["OTHER", "Vocabulary", "featurize", "group_by_user"]
 
 OTHER = "other"
+#: Logs from this many rows are aggregated by compiled code (:func:`fakeusers.compiled.
+#: aggregate`, one pass over the rows); smaller ones by numpy (a counting sort by user), as
+#: starting numba (about 0.3 s of CPU) costs more than it saves on them. Both give the same
+#: numbers.
+COMPILED_ROWS = 3_000_000
 
 
 @dataclass(frozen=True)
@@ -122,8 +129,8 @@ def _counts_per_user(u: np.ndarray, codes: np.ndarray, n_users: int, n_codes: in
 
 
 def _entropy(counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
-    share = counts / totals[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # a user without rows has no shares
+        share = counts / totals[:, None]
         terms = np.where(share > 0, share * np.log2(share), 0.0)
     return np.maximum(-terms.sum(axis=1), 0.0)
 
@@ -165,16 +172,29 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     # written into its row once (55 x 470k floats at 10M rows).
     block = np.empty((len(names), n_users))
     row = {name: block[i] for i, name in enumerate(names)}
+    n_ev, n_cat = len(vocab.events) + 1, len(vocab.categories) + 1
+    if log.n_rows >= COMPILED_ROWS:
+        # one compiled pass over the rows gives the counts and the order-based features
+        from fakeusers.compiled import AGGREGATED, aggregate
+
+        per_user = aggregate(u, ev, cat, n_users, n_ev, n_cat)
+        ev_counts = per_user[:, AGGREGATED : AGGREGATED + n_ev]
+        cat_counts = per_user[:, AGGREGATED + n_ev :]
+        order = functools.partial(_write_order_features, *per_user[:, :3].T, totals)
+    else:
+        ev_counts = functools.partial(_counts_per_user, u, ev, n_users, n_ev)
+        cat_counts = functools.partial(_counts_per_user, u, cat, n_users, n_cat)
+        order = functools.partial(_order_features, u, ev, cat, totals, vocab)
     # The order-based features (and the time features) on other threads while this one
     # counts: numpy and pandas' counting sort release Python's lock on large arrays.
     with ThreadPoolExecutor(max_workers=2) as pool:
         parts = [
-            pool.submit(_order_features, u, ev, cat, totals, vocab, row),
-            pool.submit(_count_features, "event", u, ev, vocab.events, totals, row),
+            pool.submit(order, row),
+            pool.submit(_count_features, "event", ev_counts, vocab.events, totals, row),
         ]
         if vocab.timestamps:
             parts.append(pool.submit(_time_features, u, log.timestamps, totals, n_users, row))
-        _count_features("category", u, cat, vocab.categories, totals, row)
+        _count_features("category", cat_counts, vocab.categories, totals, row)
         for part in parts:
             part.result()
     row["n_events"][:] = totals
@@ -192,19 +212,23 @@ _DISTINCT = {"event": "n_distinct_events", "category": "n_distinct_categories"}
 
 def _count_features(
     prefix: str,
-    u: np.ndarray,
-    codes: np.ndarray,
+    counts: np.ndarray | Callable[[], np.ndarray],
     values: tuple[str, ...],
     totals: np.ndarray,
     row: dict[str, np.ndarray],
 ) -> None:
     """How many distinct events (or categories) each user has, the count and share of each,
-    and their entropy: written into ``row[feature name]``."""
-    counts = _counts_per_user(u, codes, len(totals), len(values) + 1)
+    and their entropy: written into ``row[feature name]``.
+
+    ``counts`` holds each user's count of each value (one column per value, then ``other``),
+    or counts them when called.
+    """
+    counts = counts() if callable(counts) else counts
     row[_DISTINCT[prefix]][:] = (counts > 0).sum(axis=1)
     for j, v in enumerate((*values, OTHER)):
         row[f"{prefix}_{v}_count"][:] = counts[:, j]
-        np.divide(counts[:, j], totals, out=row[f"{prefix}_{v}_share"])
+        with np.errstate(invalid="ignore"):  # a user without rows has no shares
+            np.divide(counts[:, j], totals, out=row[f"{prefix}_{v}_share"])
     row[f"{prefix}_entropy"][:] = _entropy(counts, totals)
 
 
@@ -237,8 +261,8 @@ def _order_features(
     present = totals > 0  # every user of a read log; subsets built by callers may have none
     starts = (np.cumsum(totals) - totals)[present]
     event_run_start = None
-    pairs = np.maximum(totals - 1, 1)
-    for name, seq in (("event", sev), ("category", scat)):
+    switches = []
+    for seq in (sev, scat):
         change = np.empty(len(seq), dtype=bool)
         change[:1] = True
         np.not_equal(seq[1:], seq[:-1], out=change[1:])
@@ -246,18 +270,33 @@ def _order_features(
         counts = np.zeros(n_users)
         if len(seq):
             counts[present] = np.add.reduceat(change, starts, dtype=np.int64) - 1
-        row[f"{name}_switches"][:] = counts
-        np.divide(counts, pairs, out=row[f"{name}_switch_rate"])
-        if name == "event":
+        switches.append(counts)
+        if event_run_start is None:
             event_run_start = np.flatnonzero(change)
 
-    longest = row["longest_event_run"]
-    longest[:] = 0.0
+    longest = np.zeros(n_users)
     if len(sev):
         run_len = np.diff(event_run_start, append=len(sev))
         # each user's first row starts a run: its index among runs is the user's first run
         first_run = np.searchsorted(event_run_start, starts)
         longest[present] = np.maximum.reduceat(run_len, first_run)
+    _write_order_features(*switches, longest, totals, row)
+
+
+def _write_order_features(
+    event_switches: np.ndarray,
+    category_switches: np.ndarray,
+    longest_event_run: np.ndarray,
+    totals: np.ndarray,
+    row: dict[str, np.ndarray],
+) -> None:
+    """The switches, their rates per pair of consecutive rows, and the longest run of one
+    event, written into ``row[feature name]``."""
+    pairs = np.maximum(totals - 1, 1)
+    for name, switches in (("event", event_switches), ("category", category_switches)):
+        row[f"{name}_switches"][:] = switches
+        np.divide(switches, pairs, out=row[f"{name}_switch_rate"])
+    row["longest_event_run"][:] = longest_event_run
 
 
 def _time_features(

@@ -34,12 +34,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fakeusers import OVERLAPS
-from fakeusers.csvparse import parse_csv
-from fakeusers.encoding import Column, compact, encode_columns
+from fakeusers.csvparse import ParsedFile, parse_csv
+from fakeusers.encoding import Column, Merged, compact, encode_columns
 from fakeusers.errors import FakeusersError
 from fakeusers.labels import row_labels, user_labels
 from fakeusers.overlaps import count_duplicate_rows, repeated_rows
 from fakeusers.parquetread import is_parquet, read_parquet
+from fakeusers.plaincsv import read_plain
 from fakeusers.quoting import EXAMPLES, shown
 from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS, OPTIONAL, REQUIRED
 from fakeusers.sources import DEFAULT_MAX_LOG_BYTES, MAX_LOG_BYTES_ENV, Source, gunzip, open_source
@@ -313,6 +314,8 @@ def read_logs(
     if not sources:
         raise FakeusersError("No log files given. Pass one or more CSV files.")
     report = LoadReport(files=[], overlaps_kept=overlaps)
+    if len(sources) == 1 and not is_parquet(sources[0]):
+        return _read_alone(sources[0], report)
     tables = [_read_file(source, report) for source in sources]
     tables = _shared_columns(tables, report)
     return encode_tables(tables, report)
@@ -341,6 +344,20 @@ def read_table(table: pa.Table, name: str) -> Log:
     return encode_tables([table], report)
 
 
+def _read_alone(source: Source, report: LoadReport) -> Log:
+    """One CSV file, the common case at scale: a large plain one is read straight into codes
+    (:mod:`fakeusers.plaincsv`), any other parsed and encoded as several files are."""
+    name, data = open_source(source, mapped=True)
+    plain = read_plain(name, data)
+    if plain is None:
+        tables = [_parsed(name, parse_csv(name, data), report)]
+        del data  # the table holds its own copy
+        return encode_tables(tables, report)
+    del data
+    _noted(report, name, plain.head.extra, 0, plain.head.warnings(name), plain.rows)
+    return _encoded_log(plain.columns, Merged(), None, report)
+
+
 def _read_file(source: Source, report: LoadReport) -> pa.Table:
     """Open and parse one file, noting in ``report`` what was seen.
 
@@ -351,13 +368,38 @@ def _read_file(source: Source, report: LoadReport) -> pa.Table:
     else:
         name, data = open_source(source, mapped=True)
         parsed = parse_csv(name, data)
-    report.files.append(name)
-    if parsed.extra_columns:
-        report.extra_columns[name] = parsed.extra_columns
-    _drop(report, "wrong number of fields", parsed.skipped_rows)
-    report.warnings.extend(parsed.warnings)
-    report.file_rows.append(parsed.table.num_rows)
+    return _parsed(name, parsed, report)
+
+
+def _parsed(name: str, parsed: ParsedFile, report: LoadReport) -> pa.Table:
+    """The parsed file's table, its name, extra columns, skipped rows and warnings noted in
+    ``report``."""
+    _noted(
+        report,
+        name,
+        parsed.extra_columns,
+        parsed.skipped_rows,
+        parsed.warnings,
+        parsed.table.num_rows,
+    )
     return parsed.table
+
+
+def _noted(
+    report: LoadReport,
+    name: str,
+    extra_columns: list[str],
+    skipped_rows: int,
+    warnings: list[str],
+    rows: int,
+) -> None:
+    """Note in ``report`` what reading a file saw."""
+    report.files.append(name)
+    if extra_columns:
+        report.extra_columns[name] = extra_columns
+    _drop(report, "wrong number of fields", skipped_rows)
+    report.warnings.extend(warnings)
+    report.file_rows.append(rows)
 
 
 def _shared_columns(tables: list[pa.Table], report: LoadReport) -> list[pa.Table]:
@@ -391,7 +433,22 @@ def encode_tables(tables: list[pa.Table], report: LoadReport) -> Log:
     tables.clear()
     names = [*REQUIRED] + (["Fake"] if "Fake" in table.column_names else [])
     encoded, merged = encode_columns(table, names)
-    ids = merged["UserId"]
+    stamps = table.column("Timestamp") if "Timestamp" in table.column_names else None
+    del table  # the string columns are encoded; free them before the per-user work
+    return _encoded_log(encoded, merged["UserId"], stamps, report)
+
+
+def _encoded_log(
+    encoded: dict[str, Column],
+    ids: Merged,
+    stamps: pa.ChunkedArray | None,
+    report: LoadReport,
+) -> Log:
+    """The :class:`Log` of the encoded columns: :func:`encode_tables` after the encoding.
+
+    ``ids`` says which user IDs trimming merged, ``stamps`` is the ``Timestamp`` column
+    when the files have one.
+    """
     if ids.count:
         report.trimmed_ids = list(ids.examples)
         _warn(report, trimmed_ids_warning(ids.count, ids.examples))
@@ -401,10 +458,10 @@ def encode_tables(tables: list[pa.Table], report: LoadReport) -> Log:
     if "Fake" in encoded:
         labels, warning = row_labels(*encoded["Fake"], keep, locate, report.files)
         _warn(report, warning)
-    if "Timestamp" in table.column_names:
-        timestamps, warning = parse_timestamps(table.column("Timestamp"), keep, locate)
+    if stamps is not None:
+        timestamps, warning = parse_timestamps(stamps, keep, locate)
         _warn(report, warning)
-    del table  # the string columns are encoded; free them before the per-user work
+        del stamps
 
     file_of_row = None
     if len(report.files) > 1:

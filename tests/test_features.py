@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections import Counter
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fakeusers import features
 from fakeusers.errors import FakeusersError
 from fakeusers.features import OTHER, Vocabulary, featurize, group_by_user
 from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs
@@ -189,3 +191,54 @@ def test_features_hold_with_hundreds_of_event_and_category_values():
             "category_c399_count",
         ):
             assert X.loc[u, name] == expected[name], (u, name)
+
+
+@contextlib.contextmanager
+def aggregated_by(compiled: bool):
+    """Features aggregated by the compiled pass (any log size) or by numpy (none)."""
+    before = features.COMPILED_ROWS
+    features.COMPILED_ROWS = 0 if compiled else 1 << 62
+    try:
+        yield
+    finally:
+        features.COMPILED_ROWS = before
+
+
+def both_aggregations(log, vocab=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    out = []
+    for compiled in (False, True):
+        with aggregated_by(compiled):
+            out.append(featurize(log, vocab))
+    return out[0], out[1]
+
+
+@given(rows=rows_strategy, with_timestamps=st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_the_compiled_aggregation_gives_the_same_features_to_the_bit(rows, with_timestamps):
+    timestamps = list(range(len(rows), 0, -1)) if with_timestamps else None
+    log = log_of(rows, timestamps)
+    for vocab in (None, Vocabulary(KNOWN_EVENTS[:2], KNOWN_CATEGORIES[:3], with_timestamps)):
+        numpy_way, compiled_way = both_aggregations(log, vocab)
+        pd.testing.assert_frame_equal(numpy_way, compiled_way, check_exact=True)
+
+
+def test_the_compiled_aggregation_holds_on_large_vocabularies_and_users_without_rows():
+    rng = np.random.default_rng(6)
+    rows = [
+        (f"u{rng.integers(0, 500)}", f"e{rng.integers(0, 300)}", f"c{rng.integers(0, 40)}")
+        for _ in range(20_000)
+    ]
+    log = log_of(rows)
+    numpy_way, compiled_way = both_aggregations(log)
+    pd.testing.assert_frame_equal(numpy_way, compiled_way, check_exact=True)
+    # a subset of the rows that leaves some users without any (as callers may build)
+    kept = log.user_codes % 3 != 0
+    subset = dataclasses.replace(
+        log,
+        user_codes=log.user_codes[kept],
+        event_codes=log.event_codes[kept],
+        category_codes=log.category_codes[kept],
+    )
+    numpy_way, compiled_way = both_aggregations(subset)
+    assert (numpy_way["n_events"] == 0).sum() > 100
+    pd.testing.assert_frame_equal(numpy_way, compiled_way, check_exact=True)
