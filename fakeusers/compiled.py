@@ -200,38 +200,39 @@ def encode_keys(keys):
 
 
 @_jit
-def aggregate(users, events, categories, n_users, n_events, n_categories):
-    """Per user, in one pass over the rows in log order: an int32 array of ``n_users`` rows
-    whose columns are 0 the event switches, 1 the category switches, 2 the longest run of
-    one event, then (after three columns of working state) the count of each event code,
-    then of each category code.
+def aggregate(users, events, categories, n_events, out, first_user, end_user):
+    """Per user of ``first_user`` to ``end_user`` (excluded), in one pass over the rows in
+    log order, into ``out`` (int32, ``n_users`` rows, zeros): column 0 the event switches,
+    1 the category switches, 2 the longest run of one event, then (after three columns of
+    working state) the count of each event code, then of each category code.
 
-    A switch is a row whose event (category) differs from the user's previous row's.
+    A switch is a row whose event (category) differs from the user's previous row's. Each
+    thread takes its own range of users (rows of ``out`` apart: no cache line is shared).
     """
-    # one row per user holds the results and the state (last event, last category, current
-    # run): one cache line or two to touch per log row, which is what the pass costs
-    out = np.zeros((n_users, AGGREGATED + n_events + n_categories), np.int32)
-    out[:, 3:5] = -1
+    # one row per user holds the results and the state (last event + 1, last category + 1,
+    # current run): one cache line or two to touch per log row, which is what the pass costs
     for r in range(len(users)):
-        o = out[users[r]]
+        u = users[r]
+        if u < first_user or u >= end_user:
+            continue
+        o = out[u]
         e = np.int32(events[r])
         c = np.int32(categories[r])
-        if o[3] == e:
+        if o[3] == e + 1:
             o[5] += 1
         else:
-            if o[3] >= 0:
+            if o[3] > 0:
                 o[0] += 1
-            o[3] = e
+            o[3] = e + 1
             o[5] = 1
         if o[5] > o[2]:
             o[2] = o[5]
-        if o[4] != c:
-            if o[4] >= 0:
+        if o[4] != c + 1:
+            if o[4] > 0:
                 o[1] += 1
-            o[4] = c
+            o[4] = c + 1
         o[AGGREGATED + e] += 1
         o[AGGREGATED + n_events + c] += 1
-    return out
 
 
 @_jit

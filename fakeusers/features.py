@@ -175,12 +175,8 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     n_ev, n_cat = len(vocab.events) + 1, len(vocab.categories) + 1
     if log.n_rows >= COMPILED_ROWS:
         # one compiled pass over the rows gives the counts and the order-based features
-        from fakeusers.compiled import AGGREGATED, aggregate
-
-        per_user = aggregate(u, ev, cat, n_users, n_ev, n_cat)
-        ev_counts = per_user[:, AGGREGATED : AGGREGATED + n_ev]
-        cat_counts = per_user[:, AGGREGATED + n_ev :]
-        order = functools.partial(_write_order_features, *per_user[:, :3].T, totals)
+        order_columns, ev_counts, cat_counts = _aggregated(u, ev, cat, n_users, n_ev, n_cat)
+        order = functools.partial(_write_order_features, *order_columns.T, totals)
     else:
         ev_counts = functools.partial(_counts_per_user, u, ev, n_users, n_ev)
         cat_counts = functools.partial(_counts_per_user, u, cat, n_users, n_cat)
@@ -205,6 +201,26 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
 
     index = pd.Index(log.user_ids, name="UserId")
     return pd.DataFrame(block.T, index=index, columns=names, copy=False)
+
+
+def _aggregated(
+    u: np.ndarray, ev: np.ndarray, cat: np.ndarray, n_users: int, n_ev: int, n_cat: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fakeusers.compiled.aggregate` of all users, half of them on each of two
+    threads: per user the switches and longest run (three columns), the event counts and
+    the category counts."""
+    from fakeusers.compiled import AGGREGATED, aggregate
+
+    per_user = np.zeros((n_users, AGGREGATED + n_ev + n_cat), dtype=np.int32)
+    half = n_users // 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for part in [
+            pool.submit(aggregate, u, ev, cat, n_ev, per_user, first, end)
+            for first, end in ((0, half), (half, n_users))
+        ]:
+            part.result()
+    counts = per_user[:, AGGREGATED:]
+    return per_user[:, :3], counts[:, :n_ev], counts[:, n_ev:]
 
 
 _DISTINCT = {"event": "n_distinct_events", "category": "n_distinct_categories"}
