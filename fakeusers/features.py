@@ -23,6 +23,7 @@ import numpy as np
 
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, Log
+from fakeusers.sources import huge_array
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -170,7 +171,7 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     names = vocab.feature_names()
     # One block in the model's column order, as pandas would consolidate it, each feature
     # written into its row once (55 x 470k floats at 10M rows).
-    block = np.empty((len(names), n_users))
+    block = huge_array((len(names), n_users), np.float64)
     row = {name: block[i] for i, name in enumerate(names)}
     n_ev, n_cat = len(vocab.events) + 1, len(vocab.categories) + 1
     if log.n_rows >= COMPILED_ROWS:
@@ -211,7 +212,7 @@ def _aggregated(
     the category counts."""
     from fakeusers.compiled import AGGREGATED, aggregate
 
-    per_user = np.zeros((n_users, AGGREGATED + n_ev + n_cat), dtype=np.int32)
+    per_user = huge_array((n_users, AGGREGATED + n_ev + n_cat), np.int32)
     half = n_users // 2
     with ThreadPoolExecutor(max_workers=2) as pool:
         for part in [

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,8 +30,9 @@ import pyarrow.compute as pc
 
 from fakeusers.csvparse import SNIFF_BYTES, Head, read_head
 from fakeusers.encoding import Column
+from fakeusers.sources import huge_array
 
-__all__ = ["PLAIN_MIN_BYTES", "PlainFile", "read_plain"]
+__all__ = ["PLAIN_MIN_BYTES", "PlainFile", "read_plain", "start_compiled"]
 
 #: Files from this size are tried here: below it, starting numba (about 0.3 s of CPU) costs
 #: more than it saves (see benchmarks/README.md).
@@ -57,6 +59,21 @@ class PlainFile:
     columns: dict[str, Column]
     rows: int
     head: Head
+
+
+def start_compiled(size: int) -> None:
+    """Start numba on a thread when a file of ``size`` bytes is about to be read: its
+    start (about 0.3 s, mostly imports) then overlaps reading the file from disk, and
+    :func:`read_plain` finds it done."""
+    if size >= PLAIN_MIN_BYTES:
+        threading.Thread(target=_start, name="fakeusers-numba", daemon=True).start()
+
+
+def _start() -> None:
+    from fakeusers import compiled
+
+    # numba's first call sets it up
+    compiled.encode_keys(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int32))
 
 
 def read_plain(name: str, data: bytes | mmap.mmap) -> PlainFile | None:
@@ -157,8 +174,8 @@ class _Scan:
         # and a line end; pages never written are never given memory
         shortest = int((self.roles != compiled.SKIP).sum()) + self.n_fields
         capacity = (end - start) // shortest + 1
-        keys = np.empty(capacity, dtype=np.int64)
-        codes = np.empty((len(_TEXT), capacity), dtype=np.uint8)
+        keys = huge_array(capacity, np.int64)
+        codes = huge_array((len(_TEXT), capacity), np.uint8)
         spans = np.zeros((len(_TEXT), compiled.MAX_VALUES, 2), dtype=np.int64)
         n_values = np.zeros(len(_TEXT), dtype=np.int64)
         slots = np.full((len(_TEXT), 512), -1, dtype=np.int16)
@@ -177,7 +194,8 @@ class _Scan:
         )
         if rows < 0:
             return None
-        users, ids = compiled.encode_keys(keys[:rows])
+        users = huge_array(rows, np.int32)
+        ids = compiled.encode_keys(keys[:rows], users)
         return _Part(rows, users, ids, codes[:, :rows], spans, n_values)
 
 
@@ -187,8 +205,10 @@ def _user_ids(parts: list[_Part]) -> Column:
 
     # Each part's distinct IDs are in its order of first appearance and the parts in file
     # order, so numbering them one after the other numbers them as the whole file would.
-    numbers, ids = compiled.encode_keys(np.concatenate([p.ids for p in parts]))
-    codes = np.empty(sum(p.rows for p in parts), dtype=np.int32)
+    distinct = np.concatenate([p.ids for p in parts])
+    numbers = np.empty(len(distinct), dtype=np.int32)
+    ids = compiled.encode_keys(distinct, numbers)
+    codes = huge_array(sum(p.rows for p in parts), np.int32)
     at = offset = 0
     for p in parts:
         compiled.take(numbers[offset : offset + len(p.ids)], p.users, codes[at : at + p.rows])
@@ -214,7 +234,7 @@ def _text_column(text: np.ndarray, parts: list[_Part], role: int) -> Column | No
         return None
     from fakeusers import compiled
 
-    codes = np.empty(sum(p.rows for p in parts), dtype=np.int32)
+    codes = huge_array(sum(p.rows for p in parts), np.int32)
     at = 0
     for p, remap in zip(parts, remaps, strict=True):
         compiled.take(remap, p.codes[role], codes[at : at + p.rows])

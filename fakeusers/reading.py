@@ -40,7 +40,7 @@ from fakeusers.errors import FakeusersError
 from fakeusers.labels import row_labels, user_labels
 from fakeusers.overlaps import count_duplicate_rows, repeated_rows
 from fakeusers.parquetread import is_parquet, read_parquet
-from fakeusers.plaincsv import read_plain
+from fakeusers.plaincsv import read_plain, start_compiled
 from fakeusers.quoting import EXAMPLES, shown
 from fakeusers.schema import KNOWN_CATEGORIES, KNOWN_EVENTS, OPTIONAL, REQUIRED
 from fakeusers.sources import DEFAULT_MAX_LOG_BYTES, MAX_LOG_BYTES_ENV, Source, gunzip, open_source
@@ -347,6 +347,7 @@ def read_table(table: pa.Table, name: str) -> Log:
 def _read_alone(source: Source, report: LoadReport) -> Log:
     """One CSV file, the common case at scale: a large plain one is read straight into codes
     (:mod:`fakeusers.plaincsv`), any other parsed and encoded as several files are."""
+    start_compiled(_size(source))
     name, data = open_source(source, mapped=True)
     plain = read_plain(name, data)
     if plain is None:
@@ -356,6 +357,17 @@ def _read_alone(source: Source, report: LoadReport) -> Log:
     del data
     _noted(report, name, plain.head.extra, 0, plain.head.warnings(name), plain.rows)
     return _encoded_log(plain.columns, Merged(), None, report)
+
+
+def _size(source: Source) -> int:
+    """The size of a file or upload in bytes (0 when it cannot be told: opening it will say
+    why)."""
+    if isinstance(source, tuple):
+        return len(source[1])
+    try:
+        return os.stat(source).st_size
+    except (OSError, TypeError, ValueError):
+        return 0
 
 
 def _read_file(source: Source, report: LoadReport) -> pa.Table:

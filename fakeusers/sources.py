@@ -25,6 +25,8 @@ __all__ = [
     "Source",
     "file_errors",
     "gunzip",
+    "huge_array",
+    "huge_pages",
     "open_source",
 ]
 
@@ -109,9 +111,7 @@ def _mapped(path: Path, limit: int) -> bytes | mmap.mmap:
         size = os.fstat(f.fileno()).st_size
         if size < _HUGE_PAGE:
             return f.read(limit + 1)
-        memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        with contextlib.suppress(AttributeError, OSError):  # no huge pages here: 4 KB ones
-            memory.madvise(mmap.MADV_HUGEPAGE)
+        memory = huge_pages(size)
         # Touched from Python first, a page fault per 2 MB; the kernel filling them while
         # reading would fault them in 4 KB at a time.
         np.frombuffer(memory, dtype=np.uint8)[::4096] = 0
@@ -128,6 +128,30 @@ def _mapped(path: Path, limit: int) -> bytes | mmap.mmap:
         memory.close()  # the file changed size while it was read: read it again
         f.seek(0)
         return f.read(limit + 1)
+
+
+def huge_pages(size: int) -> mmap.mmap:
+    """``size`` bytes of private anonymous memory (zeros) advised for huge pages.
+
+    For large arrays written once: filled 4 KB at a time, 300 MB costs 73,000 page faults
+    (0.2 to 0.6 s of system time on the 2-core machine); in 2 MB pages, 150. Use
+    ``numpy.frombuffer`` for an array in it; the memory is freed with the last array.
+    """
+    memory = mmap.mmap(-1, max(size, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    with contextlib.suppress(AttributeError, OSError):  # no huge pages here: 4 KB ones
+        memory.madvise(mmap.MADV_HUGEPAGE)
+    return memory
+
+
+def huge_array(shape: int | tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
+    """A writable array of zeros in :func:`huge_pages` (of the usual kind when smaller than
+    a huge page)."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    if count * dtype.itemsize < _HUGE_PAGE:
+        return np.zeros(shape, dtype=dtype)
+    memory = huge_pages(count * dtype.itemsize)
+    return np.frombuffer(memory, dtype=dtype, count=count).reshape(shape)
 
 
 def _too_large(name: str, what: str, limit: int) -> str:

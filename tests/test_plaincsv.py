@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -228,7 +231,8 @@ def test_any_log_reads_the_same_both_ways(rows, spoils, sep, end, last_end, fake
 @settings(max_examples=200, deadline=None)
 def test_encode_keys_numbers_ids_as_arrow_does(keys):
     keys = np.asarray(keys + keys[: len(keys) // 2], dtype=np.int64)
-    codes, values = compiled.encode_keys(keys)
+    codes = np.empty(len(keys), dtype=np.int32)
+    values = compiled.encode_keys(keys, codes)
     expected = pa.array(keys, pa.int64()).dictionary_encode()
     assert codes.tolist() == expected.indices.to_pylist()
     assert values.tolist() == expected.dictionary.to_pylist()
@@ -236,7 +240,31 @@ def test_encode_keys_numbers_ids_as_arrow_does(keys):
 
 def test_encode_keys_grows_its_table_past_a_million_ids():
     keys = np.random.default_rng(4).permutation(np.arange(1_200_000, dtype=np.int64) * 7919)
-    codes, values = compiled.encode_keys(np.concatenate([keys, keys[::-1]]))
+    codes = np.empty(2 * len(keys), dtype=np.int32)
+    values = compiled.encode_keys(np.concatenate([keys, keys[::-1]]), codes)
     assert np.array_equal(values, keys)
     assert np.array_equal(codes[: len(keys)], np.arange(len(keys)))
     assert np.array_equal(codes[len(keys) :], np.arange(len(keys))[::-1])
+
+
+def test_the_kernels_run_where_no_cache_folder_is_writable():
+    # numba refuses to cache a function when neither __pycache__ nor the user's cache folder
+    # can be written (a read-only install, a user without a home): compile in the process
+    code = (
+        "import numpy as np\n"
+        "from fakeusers import compiled\n"
+        "codes = np.empty(4, dtype=np.int32)\n"
+        "print(compiled.encode_keys(np.array([5, 3, 5, 7]), codes).tolist(), codes.tolist())\n"
+    )
+    # the only locator numba may use is IPython's, which finds nothing outside IPython
+    env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "IPythonCacheLocator"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "[5, 3, 7] [0, 1, 0, 2]"
