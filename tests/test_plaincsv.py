@@ -268,3 +268,25 @@ def test_the_kernels_run_where_no_cache_folder_is_writable():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[0] == "[5, 3, 7] [0, 1, 0, 2]"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_values_that_share_their_first_bytes_read_the_same_both_ways(seed):
+    # The compiled reader guesses a value among the known ones with the same first byte
+    # (four at most, 16 bytes at most): prefixes of each other, more than four sharing a
+    # first byte, values just over 16 bytes and rows at the very end of the file must all
+    # read as the general reader reads them.
+    rng = random.Random(seed)
+    values = ["a", "ab", "abc", "abcd", "abcde", "abcdefghijklmno", "abcdefghijklmnop"]
+    values += ["abcdefghijklmnopq", "abcdefghijklmnopqrstuvwxyz", "b", "ba", "Phone"]
+    lines = ["UserId,Event,Category,Fake"]
+    for _ in range(3_000):
+        lines.append(
+            f"{rng.randrange(1, 300)},{rng.choice(values)},{rng.choice(values)},{rng.choice('01')}"
+        )
+    for tail in ("", "\r\n", "\n"):
+        data = ("\n".join(lines) + tail).encode()
+        assert is_plain(data)
+        general, compiled_log = both_ways(("t.csv", data))
+        assert_same_log(general, compiled_log)
+        assert sorted(general.event_values) == sorted(values)
