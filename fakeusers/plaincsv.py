@@ -21,8 +21,8 @@ from __future__ import annotations
 import mmap
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -110,15 +110,18 @@ def read_plain(name: str, data: bytes | mmap.mmap) -> PlainFile | None:
     scan = _Scan(text, len(head.fields), ord(head.delimiter), roles)
     with ThreadPoolExecutor(max_workers=len(bounds)) as pool:
         parts = list(pool.map(scan, bounds))
-    if any(p is None for p in parts) or not sum(p.rows for p in parts):
-        return None
-    columns = {"UserId": _user_ids(parts)}
-    for role, column in enumerate(_TEXT):
-        if column in head.positions:
-            merged = _text_column(text, parts, role)
-            if merged is None:
-                return None
-            columns[column] = merged
+        if any(p is None for p in parts) or not sum(p.rows for p in parts):
+            return None
+        # the parts' codes renumbered over the whole file, on the threads (memory-bound)
+        renumber = _Renumber(pool)
+        columns = {"UserId": _user_ids(parts, renumber)}
+        for role, column in enumerate(_TEXT):
+            if column in head.positions:
+                merged = _text_column(text, parts, role, renumber)
+                if merged is None:
+                    return None
+                columns[column] = merged
+        renumber.wait()
     return PlainFile(columns, sum(p.rows for p in parts), head)
 
 
@@ -199,7 +202,31 @@ class _Scan:
         return _Part(rows, users, ids, codes[:, :rows], spans, n_values)
 
 
-def _user_ids(parts: list[_Part]) -> Column:
+@dataclass
+class _Renumber:
+    """The parts' codes through their columns' renumbering, into one array per column."""
+
+    pool: ThreadPoolExecutor
+    jobs: list[Future] = field(default_factory=list)
+
+    def __call__(self, parts: list[_Part], remaps: list[np.ndarray], role: int) -> np.ndarray:
+        from fakeusers import compiled
+
+        codes = huge_array(sum(p.rows for p in parts), np.int32)
+        at = 0
+        for p, remap in zip(parts, remaps, strict=True):
+            local = p.users if role == compiled.ID else p.codes[role]
+            into = codes[at : at + p.rows]
+            self.jobs.append(self.pool.submit(compiled.take, remap, local, into))
+            at += p.rows
+        return codes
+
+    def wait(self) -> None:
+        for job in self.jobs:
+            job.result()
+
+
+def _user_ids(parts: list[_Part], renumber: _Renumber) -> Column:
     """The parts' user codes numbered over the whole file, and the IDs as text."""
     from fakeusers import compiled
 
@@ -208,17 +235,15 @@ def _user_ids(parts: list[_Part]) -> Column:
     distinct = np.concatenate([p.ids for p in parts])
     numbers = np.empty(len(distinct), dtype=np.int32)
     ids = compiled.encode_keys(distinct, numbers)
-    codes = huge_array(sum(p.rows for p in parts), np.int32)
-    at = offset = 0
-    for p in parts:
-        compiled.take(numbers[offset : offset + len(p.ids)], p.users, codes[at : at + p.rows])
-        at += p.rows
-        offset += len(p.ids)
+    ends = np.cumsum([len(p.ids) for p in parts])
+    codes = renumber(parts, np.split(numbers, ends[:-1]), compiled.ID)
     values = np.asarray(pc.cast(pa.array(ids), pa.string()).to_pylist(), dtype=object)
     return Column(codes, values)
 
 
-def _text_column(text: np.ndarray, parts: list[_Part], role: int) -> Column | None:
+def _text_column(
+    text: np.ndarray, parts: list[_Part], role: int, renumber: _Renumber
+) -> Column | None:
     """A text column's codes over the whole file and its values; None when a value has
     spaces around it (the general reader trims them and says so)."""
     number: dict[str, int] = {}
@@ -232,11 +257,4 @@ def _text_column(text: np.ndarray, parts: list[_Part], role: int) -> Column | No
         remaps.append(remap)
     if any(v[0] == " " or v[-1] == " " for v in number):
         return None
-    from fakeusers import compiled
-
-    codes = huge_array(sum(p.rows for p in parts), np.int32)
-    at = 0
-    for p, remap in zip(parts, remaps, strict=True):
-        compiled.take(remap, p.codes[role], codes[at : at + p.rows])
-        at += p.rows
-    return Column(codes, np.asarray(list(number), dtype=object))
+    return Column(renumber(parts, remaps, role), np.asarray(list(number), dtype=object))
