@@ -34,9 +34,10 @@ from fakeusers.sources import huge_array
 
 __all__ = ["PLAIN_MIN_BYTES", "PlainFile", "read_plain", "start_compiled"]
 
-#: Files from this size are tried here: below it, starting numba (about 0.3 s of CPU) costs
-#: more than it saves (see benchmarks/README.md).
-PLAIN_MIN_BYTES = 96 << 20
+#: Files from this size (about 5M rows) are tried here: below it, starting numba (about
+#: 0.5 s of CPU, a fixed cost) costs more than the compiled reading saves (0.1 s per million
+#: rows; benchmarks/README.md).
+PLAIN_MIN_BYTES = 160 << 20
 _TEXT = ("Event", "Category", "Fake")  # the text columns, in the order of their roles
 _PART_BYTES = 16 << 20  # smaller parts are not worth a thread
 

@@ -196,12 +196,12 @@ def test_features_hold_with_hundreds_of_event_and_category_values():
 @contextlib.contextmanager
 def aggregated_by(compiled: bool):
     """Features aggregated by the compiled pass (any log size) or by numpy (none)."""
-    before = features.COMPILED_ROWS
-    features.COMPILED_ROWS = 0 if compiled else 1 << 62
+    before = features.COMPILED_ROWS, features.COMPILED_ROWS_STARTED
+    features.COMPILED_ROWS = features.COMPILED_ROWS_STARTED = 0 if compiled else 1 << 62
     try:
         yield
     finally:
-        features.COMPILED_ROWS = before
+        features.COMPILED_ROWS, features.COMPILED_ROWS_STARTED = before
 
 
 def both_aggregations(log, vocab=None) -> tuple[pd.DataFrame, pd.DataFrame]:
