@@ -8,8 +8,9 @@ Prints:
    per-user Python function) on 1M events, and against DuckDB SQL computing the same
    features, as speed-ups.
 3. The fused read-and-aggregate engines on 10M events, from the CSV file to the features,
-   checked to agree, in wall and CPU time: ours (pyarrow's parser, numpy features) against
-   DuckDB SQL and Polars (``scan_csv`` then ``group_by().agg()``; when installed).
+   checked to agree, in wall and CPU time: ours (``read_logs`` + ``featurize``, at this size
+   the compiled reader and aggregation) against DuckDB SQL and Polars (``scan_csv`` then
+   ``group_by().agg()``; when installed).
 
 Run: ``python benchmarks/bench_predict.py [--events 10000000] [--small 1000000] [--sections 123]``.
 Files go to ``benchmarks/out/`` (ignored by git).
@@ -330,7 +331,7 @@ def main() -> None:
 
     if "3" in args.sections:
         print(f"\n3) fused read-and-aggregate, CSV file to features, {args.events:,} events")
-        engines = {"ours (pyarrow + numpy)": ours, "DuckDB SQL": duckdb_features}
+        engines = {"ours (compiled)": ours, "DuckDB SQL": duckdb_features}
         try:
             import polars
         except ImportError:
