@@ -142,7 +142,12 @@ def scan_rows(data, start, end, n_fields, delimiter, roles, keys, codes, spans, 
                     length = i - first
                     if length == 0:
                         return -1
-                    h = (np.int64(data[first]) * 31 + np.int64(data[i - 1]) * 7 + length) & mask
+                    # FNV-1a of all its bytes: values alike at both ends (cat001 ... cat250)
+                    # must not pile up in one run of slots
+                    hashed = np.uint64(14695981039346656037)
+                    for j in range(length):
+                        hashed = (hashed ^ np.uint64(data[first + j])) * np.uint64(1099511628211)
+                    h = np.int64(hashed >> np.uint64(40)) & mask
                     while True:
                         code = slots[role, h]
                         if code == -1:
