@@ -70,7 +70,8 @@ def scan_rows(data, start, end, n_fields, delimiter, roles, keys, codes, spans, 
     ``n_values[c]`` values; ``slots`` is the hash table, -1 when empty.
 
     Returns the number of rows, or -1 when a row breaks a rule (or a column has more than
-    ``MAX_VALUES`` values): the caller then reads the file the general way.
+    ``MAX_VALUES`` values, or a value has spaces around it): the caller then reads the file
+    the general way.
     """
     row = 0
     i = start
@@ -152,7 +153,9 @@ def scan_rows(data, start, end, n_fields, delimiter, roles, keys, codes, spans, 
                         code = slots[role, h]
                         if code == -1:
                             code = n_values[role]
-                            if code == MAX_VALUES:
+                            # too many values, or spaces around one (the general reader
+                            # trims them, and says so): give up now, not after the scan
+                            if code == MAX_VALUES or data[first] == 32 or data[i - 1] == 32:
                                 return -1
                             slots[role, h] = code
                             spans[role, code, 0] = first

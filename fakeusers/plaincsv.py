@@ -118,10 +118,7 @@ def read_plain(name: str, data: bytes | mmap.mmap) -> PlainFile | None:
         columns = {"UserId": _user_ids(parts, renumber)}
         for role, column in enumerate(_TEXT):
             if column in head.positions:
-                merged = _text_column(text, parts, role, renumber)
-                if merged is None:
-                    return None
-                columns[column] = merged
+                columns[column] = _text_column(text, parts, role, renumber)
         renumber.wait()
     return PlainFile(columns, sum(p.rows for p in parts), head)
 
@@ -178,8 +175,11 @@ class _Scan:
         # and a line end; pages never written are never given memory
         shortest = int((self.roles != compiled.SKIP).sum()) + self.n_fields
         capacity = (end - start) // shortest + 1
-        keys = huge_array(capacity, np.int64)
-        codes = huge_array((len(_TEXT), capacity), np.uint8)
+        try:
+            keys = huge_array(capacity, np.int64)
+            codes = huge_array((len(_TEXT), capacity), np.uint8)
+        except (MemoryError, OSError):  # address space refused (strict overcommit)
+            return None
         spans = np.zeros((len(_TEXT), compiled.MAX_VALUES, 2), dtype=np.int64)
         n_values = np.zeros(len(_TEXT), dtype=np.int64)
         slots = np.full((len(_TEXT), 512), -1, dtype=np.int16)
@@ -242,11 +242,8 @@ def _user_ids(parts: list[_Part], renumber: _Renumber) -> Column:
     return Column(codes, values)
 
 
-def _text_column(
-    text: np.ndarray, parts: list[_Part], role: int, renumber: _Renumber
-) -> Column | None:
-    """A text column's codes over the whole file and its values; None when a value has
-    spaces around it (the general reader trims them and says so)."""
+def _text_column(text: np.ndarray, parts: list[_Part], role: int, renumber: _Renumber) -> Column:
+    """A text column's codes over the whole file and its values."""
     number: dict[str, int] = {}
     remaps = []
     for p in parts:
@@ -256,6 +253,4 @@ def _text_column(
             value = text[first : first + length].tobytes().decode("ascii")
             remap[k] = number.setdefault(value, len(number))
         remaps.append(remap)
-    if any(v[0] == " " or v[-1] == " " for v in number):
-        return None
     return Column(renumber(parts, remaps, role), np.asarray(list(number), dtype=object))

@@ -290,3 +290,16 @@ def test_values_that_share_their_first_bytes_read_the_same_both_ways(seed):
         general, compiled_log = both_ways(("t.csv", data))
         assert_same_log(general, compiled_log)
         assert sorted(general.event_values) == sorted(values)
+
+
+def test_a_machine_that_refuses_the_memory_gets_the_general_reader(monkeypatch):
+    # The scan reserves address space for the most rows a part could hold; where the
+    # system refuses it (strict overcommit), the general reader reads the file.
+    def refuse(*args):
+        raise MemoryError
+
+    monkeypatch.setattr(plaincsv, "huge_array", refuse)
+    data = plain_log(2_000)
+    assert not is_plain(data)
+    general, other = both_ways(("t.csv", data))
+    assert_same_log(general, other)
