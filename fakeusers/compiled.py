@@ -15,7 +15,7 @@ reference (the tests compare them on random and real logs):
 Every kernel releases Python's lock (``nogil``), so the reader runs one per half of a file
 on two threads. numba compiles them the first time they run on a machine (a few seconds)
 and keeps the machine code in its cache (``__pycache__`` beside this file, or the user's
-cache folder when that is read-only). Starting numba costs about 0.3 s of CPU per process,
+cache folder when that is read-only). Starting numba costs about 0.5 s of CPU per process,
 so the callers use these kernels only on logs large enough to repay it, and import this
 module only then.
 """
