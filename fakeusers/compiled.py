@@ -22,6 +22,9 @@ module only then.
 
 from __future__ import annotations
 
+import importlib.abc
+import sys
+
 import numpy as np
 from numba import njit
 
@@ -46,6 +49,37 @@ _GUESSES = 4  # known values tried first for a text field: those starting with i
 
 #: Columns of :func:`aggregate`'s result before the counts.
 AGGREGATED = 6
+
+
+class _NoBlasCheck(importlib.abc.MetaPathFinder):
+    """Declines one import: SciPy's linear algebra when numba's first call imports it to
+    see whether compiled code may call BLAS (``numba.np.arraymath._check_blas``).
+
+    That import is 0.2 s of CPU holding Python's lock, 40% of numba's start, and these
+    kernels call no BLAS. Any other import of ``scipy.linalg`` (scikit-learn's, on any
+    thread) is served as usual; in this process numba then compiles ``np.convolve`` and
+    ``np.correlate`` with its own loop rather than BLAS.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "scipy.linalg" and _in_blas_check(sys._getframe(1)):
+            raise ImportError("fakeusers' compiled kernels need no BLAS")
+        return None
+
+
+def _in_blas_check(frame) -> bool:
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "_check_blas" and frame.f_globals.get("__name__") == (
+            "numba.np.arraymath"
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+if "numba.np.arraymath" not in sys.modules:  # numba's first call has not run yet
+    sys.meta_path.insert(0, _NoBlasCheck())
 
 
 def _jit(function):

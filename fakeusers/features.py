@@ -204,7 +204,7 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     # pandas loads on another thread, and reading needs no pandas.
     import pandas as pd
 
-    index = pd.Index(log.user_ids, name="UserId")
+    index = pd.Index(pd.array(log.user_id_text, dtype="str"), name="UserId")
     return pd.DataFrame(block.T, index=index, columns=names, copy=False)
 
 

@@ -162,6 +162,7 @@ class Population:
         return self.report.rows
 
     require_labels = Log.require_labels
+    user_id_text = Log.user_id_text
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -62,19 +62,40 @@ class PlainFile:
     head: Head
 
 
-def start_compiled(size: int) -> None:
-    """Start numba on a thread when a file of ``size`` bytes is about to be read: its start
-    (about 0.5 s of CPU: imports, its first call) then overlaps reading the file from disk,
-    and :func:`read_plain` finds it done."""
-    if size >= PLAIN_MIN_BYTES:
-        threading.Thread(target=_start, name="fakeusers-numba", daemon=True).start()
+_started: threading.Event | None = None
+_starting = threading.Lock()
 
 
-def _start() -> None:
-    from fakeusers import compiled
+def start_compiled(size: int) -> threading.Event:
+    """Start numba on a thread, once per process, when a file of ``size`` bytes is about to
+    be read: its start (about 0.3 s of CPU: imports, its first call) then overlaps opening
+    the file, and :func:`read_plain` finds it done.
 
-    # numba's first call sets it up
-    compiled.encode_keys(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int32))
+    Returns an event set once numba has started, or at once when the file is too small to
+    need it.
+    """
+    global _started
+    with _starting:
+        if _started is None and size >= PLAIN_MIN_BYTES:
+            _started = threading.Event()
+            threading.Thread(
+                target=_start, args=(_started,), name="fakeusers-numba", daemon=True
+            ).start()
+    if _started is None:
+        not_needed = threading.Event()
+        not_needed.set()
+        return not_needed
+    return _started
+
+
+def _start(done: threading.Event) -> None:
+    try:
+        from fakeusers import compiled
+
+        # numba's first call sets it up
+        compiled.encode_keys(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int32))
+    finally:
+        done.set()
 
 
 def read_plain(name: str, data: bytes | mmap.mmap) -> PlainFile | None:

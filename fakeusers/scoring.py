@@ -25,6 +25,7 @@ import dataclasses
 import datetime as dt
 import functools
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Real
@@ -35,13 +36,17 @@ import numpy as np
 from fakeusers.costcurve import CostCurve
 from fakeusers.decisions import Decision, cost_threshold, decide
 from fakeusers.errors import FakeusersError
-from fakeusers.reading import Log, Source, read_logs
+from fakeusers.reading import Log, Source, read_logs, start_reading
 from fakeusers.reasons import Reason
 
 if TYPE_CHECKING:  # pandas loads with the model, while the logs are read (score_sources)
     import pandas as pd
 
 __all__ = ["Rule", "ScoredLog", "score_log", "score_sources"]
+
+#: How long loading a model waits for the reading to start (see :func:`score_sources`):
+#: numba starts in 0.3 s, but compiles its kernels for seconds the first time on a machine.
+_WAIT_FOR_READING = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,7 +234,7 @@ class ScoredLog:
         """User IDs to positions, built once (hashing many IDs takes a while)."""
         import pandas as pd
 
-        return pd.Index(self.user_ids)
+        return pd.Index(pd.array(self.log.user_id_text, dtype="str"))
 
     @_shared
     def n_events(self) -> np.ndarray:
@@ -375,13 +380,12 @@ class ScoredLog:
 
         Without a query: the riskiest users.
         """
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         query = query.strip()
         if not query:
             return self.order[:limit]
-        hits = np.asarray(pc.match_substring(pa.array(self.user_ids, pa.string()), query))
+        hits = np.asarray(pc.match_substring(self.log.user_id_text, query))
         return self.order[hits[self.order]][:limit]
 
     # Outputs --------------------------------------------------------------------------------
@@ -499,8 +503,12 @@ def score_sources(
         As :meth:`ModelStore.load` and :func:`fakeusers.reading.read_logs` raise them.
     """
     name, version = store.resolve(model)
+    # What reading needs starts first (numba, for a large file), the model loads once it has:
+    # both are mostly Python holding its lock, and compiled reading does not hold it, so the
+    # reading starts sooner and the model loads beside it (0.1 s at 10M events).
+    started = start_reading(sources)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        loading = pool.submit(_load_for_scoring, store, f"{name}@{version}")
+        loading = pool.submit(_load_for_scoring, store, f"{name}@{version}", started)
         try:
             log = read_logs(sources, overlaps=overlaps)
         except BaseException:
@@ -511,10 +519,12 @@ def score_sources(
     return score_log(log, stored.model, rule, model_ref=stored.ref, verdicts=verdicts)
 
 
-def _load_for_scoring(store: Any, ref: str) -> Any:
+def _load_for_scoring(store: Any, ref: str, after: threading.Event) -> Any:
     """The stored model, and what scoring it imports next loaded too (pandas for the
     features' frame, with the applicability check): while the main thread parses the logs
-    rather than after (0.2 s at the command line)."""
+    rather than after (0.2 s at the command line); once ``after`` is set, or after
+    :data:`_WAIT_FOR_READING` seconds (numba compiling its kernels on a new machine)."""
+    after.wait(_WAIT_FOR_READING)
     stored = store.load(ref)
     import fakeusers.applicability  # noqa: F401
 

@@ -254,7 +254,7 @@ def _bucket_scorer(predictor: Any, vocabulary: Any) -> Any:
             problem["_problem"] = pa.array([str(exc)])
             return pa.table(problem, schema=_RESULT)
         p = predictor.predict_proba(X)[:, 1].astype(np.float64)
-        first = pc.index_in(pa.array(log.user_ids, pa.string()), value_set=table["UserId"])
+        first = pc.index_in(log.user_id_text, value_set=table["UserId"])
         first = pc.fill_null(first, 0)
         ts_kind = ""
         if vocabulary.timestamps:
@@ -268,7 +268,7 @@ def _bucket_scorer(predictor: Any, vocabulary: Any) -> Any:
             except (TypeError, ValueError):
                 ts_kind = "ISO 8601"
         out = {
-            "UserId": pa.array(log.user_ids, pa.string()),
+            "UserId": log.user_id_text,
             "is_fake_probability": p,
             "events": log.events_per_user.astype(np.int64),
         }

@@ -134,6 +134,7 @@ def test_matches_naive_pandas_on_demo_data():
     df = table.to_pandas()
     log = read_logs(("demo.csv", df.to_csv(index=False).encode()))
     X = featurize(log)
+    pd.testing.assert_index_equal(X.index, pd.Index(log.user_ids, name="UserId"), exact=True)
     naive = df.groupby("UserId", sort=False).apply(
         lambda g: pd.Series(
             {

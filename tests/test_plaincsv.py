@@ -57,6 +57,7 @@ def assert_same_log(a, b) -> None:
         else:
             assert x == y, f.name
     assert a.events_per_user.tolist() == b.events_per_user.tolist()
+    assert a.user_id_text.to_pylist() == b.user_id_text.to_pylist() == a.user_ids.tolist()
     assert a.fingerprint() == b.fingerprint()
 
 
@@ -268,6 +269,36 @@ def test_the_kernels_run_where_no_cache_folder_is_writable():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[0] == "[5, 3, 7] [0, 1, 0, 2]"
+
+
+def test_numba_starts_once_per_process_and_leaves_scipy_as_it_was():
+    # start_compiled starts one thread whatever the number of large files and says when
+    # it is done; numba's start does not import SciPy's linear algebra (0.2 s), which
+    # still imports, and numba still compiles np.dot, afterwards
+    code = (
+        "import sys, threading\n"
+        "import numpy as np\n"
+        "from fakeusers import plaincsv\n"
+        "print(plaincsv.start_compiled(0).is_set(), threading.active_count())\n"
+        "big = plaincsv.PLAIN_MIN_BYTES\n"
+        "first, again = plaincsv.start_compiled(big), plaincsv.start_compiled(big)\n"
+        "print(first is again, first.wait(300), plaincsv.start_compiled(0) is first)\n"
+        "print(threading.active_count(), 'scipy.linalg' in sys.modules)\n"
+        "import scipy.linalg, numba\n"
+        "dot = numba.njit(lambda a, b: np.dot(a, b))\n"
+        "a = np.arange(6.0).reshape(2, 3)\n"
+        "print(np.array_equal(dot(a, a.T), a @ a.T), scipy.linalg.det(np.eye(2)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:4] == [
+        "True 1",
+        "True True True",
+        "1 False",
+        "True 1.0",
+    ]
 
 
 @pytest.mark.parametrize("seed", range(4))

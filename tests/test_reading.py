@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import io
 import zipfile
@@ -225,6 +226,17 @@ def test_users_are_in_order_of_first_kept_row():
     log = read_text("UserId,Event,Category\nb,,Phone\na,click_ad,Phone\nb,send_sms,Motor\n")
     assert log.user_ids.tolist() == ["a", "b"]
     assert log.user_ids[log.user_codes].tolist() == ["a", "b"]
+
+
+def test_the_ids_as_arrow_text_are_the_ids_of_the_log_they_belong_to():
+    # the reader hands its Arrow text of the IDs to the log; a subset or a copy with other
+    # labels makes its own from its own IDs
+    log = read_text("UserId,Event,Category\nb,,Phone\n a ,click_ad,Phone\nb,send_sms,Motor\n")
+    assert log.user_id_text.to_pylist() == log.user_ids.tolist() == ["a", "b"]
+    subset = log.select_users(np.array([1]))
+    assert subset.user_id_text.to_pylist() == ["b"]
+    relabelled = dataclasses.replace(subset, labels=np.array([1], dtype=np.int8))
+    assert relabelled.user_id_text.to_pylist() == ["b"]
 
 
 def test_empty_fields_drop_rows_with_reasons():

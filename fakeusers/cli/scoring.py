@@ -207,7 +207,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from fakeusers.atomic import write_atomic
 
-    columns = {"UserId": scored.user_ids.astype(str), "is_fake_probability": scored.p}
+    columns = {"UserId": scored.log.user_id_text, "is_fake_probability": scored.p}
     summary = f"Scored {scored.n_users:,} users with model '{scored.model_ref}'"
     if scored.decision is not None:
         columns["flagged"] = scored.decision.flagged.astype(np.int8)
