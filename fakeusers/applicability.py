@@ -267,10 +267,9 @@ def measure(model: Any, log: Any, X: pd.DataFrame | None, p: np.ndarray) -> Meas
             for name, reference in (prof.get("features") or {}).items()
             if f"_{OTHER}_" not in name and name in X.columns  # unseen values: see below
         }
-        matrix = X[list(references)].to_numpy(dtype=np.float64)
         rows = _sample(len(X))
-        if rows is not None:
-            matrix = matrix[rows]
+        sample = X if rows is None else X.iloc[rows]  # before the columns: a copy of 10k rows
+        matrix = sample[list(references)].to_numpy(dtype=np.float64)
         counted = _bin_counts(matrix, list(references.values()))
         for j, (name, reference) in enumerate(references.items()):
             psi, noise = _psi(reference, counted[j], n_ref)

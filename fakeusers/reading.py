@@ -389,7 +389,7 @@ def _read_alone(source: Source, report: LoadReport) -> Log:
         return encode_tables(tables, report)
     del data
     _noted(report, name, plain.head.extra, 0, plain.head.warnings(name), plain.rows)
-    return _encoded_log(plain.columns, Merged(), None, report)
+    return _encoded_log(plain.columns, Merged(), None, report, plain.id_text)
 
 
 def _size(source: Source) -> int:
@@ -488,11 +488,13 @@ def _encoded_log(
     ids: Merged,
     stamps: pa.ChunkedArray | None,
     report: LoadReport,
+    id_text: pa.Array | None = None,
 ) -> Log:
     """The :class:`Log` of the encoded columns: :func:`encode_tables` after the encoding.
 
     ``ids`` says which user IDs trimming merged, ``stamps`` is the ``Timestamp`` column
-    when the files have one.
+    when the files have one, ``id_text`` the user IDs' values as Arrow text when the reader
+    made them.
     """
     if ids.count:
         report.trimmed_ids = list(ids.examples)
@@ -544,7 +546,8 @@ def _encoded_log(
         _warn(report, warning)
         report.labelled = True
         report.fake_users = int((per_user == 1).sum())
-    id_text = pa.array(users.values, pa.string())
+    if kept is not None or id_text is None:  # dropped rows may have dropped users
+        id_text = pa.array(users.values, pa.string())
     _describe(report, id_text, events, categories, timestamps, file_of_row, users.codes)
     return Log(
         user_ids=users.values.astype(str),

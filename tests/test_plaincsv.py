@@ -239,6 +239,14 @@ def test_encode_keys_numbers_ids_as_arrow_does(keys):
     assert values.tolist() == expected.dictionary.to_pylist()
 
 
+@given(st.lists(st.integers(0, 10**18 - 1), min_size=1, max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_decimal_text_writes_ids_as_the_general_reader_has_them(keys):
+    text = compiled.decimal_text(np.array(keys, dtype=np.int64))
+    general = np.asarray([str(k) for k in keys], dtype=object).astype(str)
+    assert text.dtype == general.dtype and text.tolist() == general.tolist()
+
+
 def test_encode_keys_grows_its_table_past_a_million_ids():
     keys = np.random.default_rng(4).permutation(np.arange(1_200_000, dtype=np.int64) * 7919)
     codes = np.empty(2 * len(keys), dtype=np.int32)
