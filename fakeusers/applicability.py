@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fakeusers.encoding import count_codes
 from fakeusers.features import OTHER
 
 __all__ = ["STATUSES", "Applicability", "Measured", "check", "measure", "profile"]
@@ -342,7 +343,7 @@ def _unseen(model: Any, log: Any) -> dict[str, Any]:
         unknown = [i for i, v in enumerate(values) if v not in known]
         if not unknown:  # the common case: no need to count the rows (40 ms at 10M)
             continue
-        counts = np.bincount(codes, minlength=len(values))
+        counts = count_codes(codes, len(values))
         new = [i for i in unknown if counts[i]]
         new.sort(key=lambda i: -counts[i])
         out[key] = [{"value": values[i], "rows": int(counts[i])} for i in new]

@@ -34,6 +34,7 @@ __all__ = [
     "SKIP",
     "AGGREGATED",
     "aggregate",
+    "count_codes",
     "decimal_text",
     "encode_keys",
     "scan_rows",
@@ -323,6 +324,18 @@ def aggregate(users, events, categories, n_events, out, first_user, end_user):
             o[4] = c + 1
         o[AGGREGATED + e] += 1
         o[AGGREGATED + n_events + c] += 1
+
+
+@_jit
+def count_codes(codes, n):
+    """``np.bincount(codes, minlength=n)`` for codes in ``0..n-1`` (a third of its time at
+    10M rows: it converts the codes to 64 bits first)."""
+    out = np.zeros(n, dtype=np.int64)
+    for c in codes:
+        if c < 0 or c >= n:
+            raise IndexError("a code outside 0..n-1")
+        out[c] += 1
+    return out
 
 
 @_jit

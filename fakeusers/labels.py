@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fakeusers.encoding import count_codes
 from fakeusers.errors import FakeusersError
 from fakeusers.quoting import EXAMPLES, quote, shown
 
@@ -106,9 +107,9 @@ def user_labels(
     """
     n_users = len(user_ids)
     if rows_per_user is None:
-        rows_per_user = np.bincount(user_codes, minlength=n_users)
+        rows_per_user = count_codes(user_codes, n_users)
     # per user, how many rows say 1 (counted among those rows only), and how many say 0
-    ones = np.bincount(user_codes[labels.astype(bool)], minlength=n_users)
+    ones = count_codes(user_codes[labels.astype(bool)], n_users)
     zeros = rows_per_user - ones
     per_user = (ones > 0).astype(np.int8)
     conflict = (ones > 0) & (zeros > 0)

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from fakeusers import OVERLAPS
 from fakeusers.csvparse import ParsedFile, parse_csv
-from fakeusers.encoding import Column, Merged, compact, encode_columns
+from fakeusers.encoding import Column, Merged, compact, count_codes, encode_columns
 from fakeusers.errors import FakeusersError
 from fakeusers.labels import row_labels, user_labels
 from fakeusers.overlaps import count_duplicate_rows, repeated_rows
@@ -183,7 +183,7 @@ class Log:
 
     def __post_init__(self, rows_per_user: np.ndarray | None, id_text: pa.Array | None) -> None:
         if rows_per_user is None:
-            rows_per_user = np.bincount(self.user_codes, minlength=self.n_users)
+            rows_per_user = count_codes(self.user_codes, self.n_users)
         rows_per_user.flags.writeable = False  # shared by features, figures, tables
         self.events_per_user = rows_per_user
         if id_text is not None:
@@ -538,7 +538,7 @@ def _encoded_log(
         )
     users, events, categories = (compact(encoded[c], kept) for c in REQUIRED)
     per_user = None
-    rows_per_user = np.bincount(users.codes, minlength=len(users.values))
+    rows_per_user = count_codes(users.codes, len(users.values))
     if labels is not None:
         per_user, report.label_conflicts, warning = user_labels(
             users.codes, labels, users.values, rows_per_user
@@ -697,7 +697,7 @@ def check_mangled_ids(report: LoadReport, user_ids: np.ndarray | pa.Array) -> No
 
 
 def _counts(codes: np.ndarray, values: np.ndarray) -> dict[str, int]:
-    counts = np.bincount(codes, minlength=len(values))
+    counts = count_codes(codes, len(values))
     order = np.argsort(-counts, kind="stable")
     return {str(values[i]): int(counts[i]) for i in order if counts[i]}
 

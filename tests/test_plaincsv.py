@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from fakeusers import compiled, plaincsv
+from fakeusers import compiled, encoding, plaincsv
 from fakeusers.errors import FakeusersError
 from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs
 
@@ -245,6 +245,26 @@ def test_decimal_text_writes_ids_as_the_general_reader_has_them(keys):
     text = compiled.decimal_text(np.array(keys, dtype=np.int64))
     general = np.asarray([str(k) for k in keys], dtype=object).astype(str)
     assert text.dtype == general.dtype and text.tolist() == general.tolist()
+
+
+@given(st.lists(st.integers(0, 300), max_size=60), st.integers(0, 5))
+@settings(max_examples=200, deadline=None)
+def test_count_codes_counts_as_bincount_does(codes, more):
+    codes = np.array(codes, dtype=np.int32)
+    n = int(codes.max(initial=-1)) + 1 + more
+    assert compiled.count_codes(codes, n).tolist() == np.bincount(codes, minlength=n).tolist()
+
+
+def test_counting_takes_compiled_code_on_large_logs_with_the_same_counts(monkeypatch):
+    calls, count = [], compiled.count_codes
+    monkeypatch.setattr(compiled, "count_codes", lambda c, n: calls.append(n) or count(c, n))
+    codes = np.random.default_rng(3).integers(0, 470_000, 1_200_000).astype(np.int32)
+    for rows in (len(codes), 1000):
+        counted = encoding.count_codes(codes[:rows], 470_001)
+        assert np.array_equal(counted, np.bincount(codes[:rows], minlength=470_001))
+    assert calls == [470_001]  # the short one by numpy
+    with pytest.raises(IndexError):  # never a write outside the counts
+        compiled.count_codes(codes, 10)
 
 
 def test_encode_keys_grows_its_table_past_a_million_ids():
