@@ -1,6 +1,6 @@
 """The loops numpy cannot write in one pass over 10M rows, compiled by numba.
 
-Three kernels, each with a numpy twin elsewhere that gives the same result and stays the
+The kernels, each with a numpy twin elsewhere that gives the same result and stays the
 reference (the tests compare them on random and real logs):
 
 - :func:`scan_rows` reads the rows of a plain CSV file (:mod:`fakeusers.plaincsv`) straight
@@ -10,14 +10,17 @@ reference (the tests compare them on random and real logs):
   open-addressing hash table (a third of the time of Arrow's ``dictionary_encode`` here);
 - :func:`aggregate` computes every user's event and category counts, switches and longest
   run in one pass over the rows in log order (:func:`fakeusers.features.featurize` does it
-  with a counting sort otherwise).
+  with a counting sort otherwise);
+- :func:`count_codes` counts codes as ``np.bincount`` does, without widening them to 64 bits
+  (:func:`fakeusers.encoding.count_codes`), and :func:`decimal_text` writes 64-bit IDs as
+  numpy's text.
 
 Every kernel releases Python's lock (``nogil``), so the reader runs one per half of a file
 on two threads. numba compiles them the first time they run on a machine (a few seconds)
 and keeps the machine code in its cache (``__pycache__`` beside this file, or the user's
-cache folder when that is read-only). Starting numba costs about 0.5 s of CPU per process,
-so the callers use these kernels only on logs large enough to repay it, and import this
-module only then.
+cache folder when that is read-only). Starting numba costs about 0.35 s of CPU per process
+(see :class:`_NoBlasCheck`), so the callers use these kernels only on logs large enough to
+repay it, and import this module only then.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ __all__ = ["OTHER", "Vocabulary", "featurize", "group_by_user"]
 OTHER = "other"
 #: Logs from this many rows are aggregated by compiled code (:func:`fakeusers.compiled.
 #: aggregate`, one pass over the rows; about 0.04 s faster per million rows), smaller ones by
-#: numpy (a counting sort by user): starting numba costs about 0.5 s of CPU. Once numba runs
+#: numpy (a counting sort by user): starting numba costs about 0.35 s of CPU. Once numba runs
 #: in the process (the reader of large plain files started it), from
 #: :data:`COMPILED_ROWS_STARTED` rows. Both give the same numbers.
 COMPILED_ROWS = 12_000_000

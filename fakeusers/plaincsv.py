@@ -34,9 +34,9 @@ from fakeusers.sources import huge_array
 
 __all__ = ["PLAIN_MIN_BYTES", "PlainFile", "read_plain", "start_compiled"]
 
-#: Files from this size (about 5M rows) are tried here: below it, starting numba (about
-#: 0.5 s of CPU, a fixed cost) costs more than the compiled reading saves (0.1 s per million
-#: rows; benchmarks/README.md).
+#: Files from this size (about 5M rows) are tried here: below it, starting numba (a fixed
+#: cost: 0.5 s of CPU when this was measured, 0.35 s since) costs more than the compiled
+#: reading saves (0.1 s per million rows; benchmarks/README.md).
 PLAIN_MIN_BYTES = 160 << 20
 _TEXT = ("Event", "Category", "Fake")  # the text columns, in the order of their roles
 _PART_BYTES = 16 << 20  # smaller parts are not worth a thread
