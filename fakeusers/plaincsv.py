@@ -71,7 +71,7 @@ _starting = threading.Lock()
 
 def start_compiled(size: int) -> threading.Event:
     """Start numba on a thread, once per process, when a file of ``size`` bytes is about to
-    be read: its start (about 0.3 s of CPU: imports, its first call) then overlaps opening
+    be read: its start (about 0.35 s of CPU: imports, its first call) then overlaps opening
     the file, and :func:`read_plain` finds it done.
 
     Returns an event set once numba has started, or at once when the file is too small to
