@@ -25,6 +25,7 @@ repay it, and import this module only then.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import sys
 
@@ -68,6 +69,8 @@ class _NoBlasCheck(importlib.abc.MetaPathFinder):
 
     def find_spec(self, name, path=None, target=None):
         if name == "scipy.linalg" and _in_blas_check(sys._getframe(1)):
+            with contextlib.suppress(ValueError):  # numba checks once per process
+                sys.meta_path.remove(self)
             raise ImportError("fakeusers' compiled kernels need no BLAS")
         return None
 

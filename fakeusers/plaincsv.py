@@ -74,20 +74,20 @@ def start_compiled(size: int) -> threading.Event:
     be read: its start (about 0.35 s of CPU: imports, its first call) then overlaps opening
     the file, and :func:`read_plain` finds it done.
 
-    Returns an event set once numba has started, or at once when the file is too small to
-    need it.
+    Returns an event set once numba has started, or an event already set when the file is
+    too small to need it (a small file never waits for numba).
     """
     global _started
+    if size < PLAIN_MIN_BYTES:
+        not_needed = threading.Event()
+        not_needed.set()
+        return not_needed
     with _starting:
-        if _started is None and size >= PLAIN_MIN_BYTES:
+        if _started is None:
             _started = threading.Event()
             threading.Thread(
                 target=_start, args=(_started,), name="fakeusers-numba", daemon=True
             ).start()
-    if _started is None:
-        not_needed = threading.Event()
-        not_needed.set()
-        return not_needed
     return _started
 
 

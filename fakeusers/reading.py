@@ -62,6 +62,7 @@ __all__ = [
     "dropped_rows_warnings",
     "encode_tables",
     "gunzip",
+    "listed",
     "read_logs",
     "read_table",
     "start_reading",
@@ -325,7 +326,7 @@ def read_logs(
             f"overlaps must be 'keep_one' or 'keep_all', not {overlaps!r}: keep one copy of "
             "a user's rows repeated in two files, or keep both."
         )
-    sources = _listed(sources)
+    sources = listed(sources)
     if not sources:
         raise FakeusersError("No log files given. Pass one or more CSV files.")
     report = LoadReport(files=[], overlaps_kept=overlaps)
@@ -343,12 +344,13 @@ def start_reading(sources: Source | Sequence[Source]) -> threading.Event:
 
     Returns an event set once that has started, or at once when nothing needs to.
     """
-    sources = _listed(sources)
+    sources = listed(sources)
     alone = len(sources) == 1 and not is_parquet(sources[0])
     return start_compiled(_size(sources[0]) if alone else 0)
 
 
-def _listed(sources: Source | Sequence[Source]) -> list[Source]:
+def listed(sources: Source | Sequence[Source]) -> list[Source]:
+    """``sources`` as :func:`read_logs` takes them (one source or several), as a list."""
     if isinstance(sources, (str, os.PathLike, tuple)):
         return [sources]
     return list(sources)
@@ -546,11 +548,13 @@ def _encoded_log(
         _warn(report, warning)
         report.labelled = True
         report.fake_users = int((per_user == 1).sum())
+    user_ids = users.values.astype(str)
     if kept is not None or id_text is None:  # dropped rows may have dropped users
-        id_text = pa.array(users.values, pa.string())
+        # from the IDs as numpy holds them (it drops a trailing NUL a Parquet file may hold)
+        id_text = pa.array(user_ids, pa.string())
     _describe(report, id_text, events, categories, timestamps, file_of_row, users.codes)
     return Log(
-        user_ids=users.values.astype(str),
+        user_ids=user_ids,
         user_codes=users.codes,
         event_values=list(events.values),
         event_codes=events.codes,

@@ -36,7 +36,7 @@ import numpy as np
 from fakeusers.costcurve import CostCurve
 from fakeusers.decisions import Decision, cost_threshold, decide
 from fakeusers.errors import FakeusersError
-from fakeusers.reading import Log, Source, read_logs, start_reading
+from fakeusers.reading import Log, Source, listed, read_logs, start_reading
 from fakeusers.reasons import Reason
 
 if TYPE_CHECKING:  # pandas loads with the model, while the logs are read (score_sources)
@@ -506,6 +506,7 @@ def score_sources(
     # What reading needs starts first (numba, for a large file), the model loads once it has:
     # both are mostly Python holding its lock, and compiled reading does not hold it, so the
     # reading starts sooner and the model loads beside it (0.1 s at 10M events).
+    sources = listed(sources)
     started = start_reading(sources)
     with ThreadPoolExecutor(max_workers=1) as pool:
         loading = pool.submit(_load_for_scoring, store, f"{name}@{version}", started)

@@ -9,12 +9,13 @@ import io
 import zipfile
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakeusers.errors import FakeusersError
-from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs
+from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs, read_table
 
 CLEAN = (
     "UserId,Event,Category,Fake\n"
@@ -237,6 +238,15 @@ def test_the_ids_as_arrow_text_are_the_ids_of_the_log_they_belong_to():
     assert subset.user_id_text.to_pylist() == ["b"]
     relabelled = dataclasses.replace(subset, labels=np.array([1], dtype=np.int8))
     assert relabelled.user_id_text.to_pylist() == ["b"]
+
+
+def test_the_ids_as_arrow_text_are_the_ids_numpy_holds():
+    # numpy drops a trailing NUL (a Parquet file may hold one): both forms hold the same text
+    table = pa.table(
+        {"UserId": ["a\x00", "b"], "Event": ["click_ad"] * 2, "Category": ["Phone"] * 2}
+    )
+    log = read_table(table, "t.parquet")
+    assert log.user_id_text.to_pylist() == log.user_ids.tolist()
 
 
 def test_empty_fields_drop_rows_with_reasons():

@@ -187,6 +187,8 @@ def test_score_sources_names_the_model_and_refuses_an_unknown_one_before_reading
     path.write_bytes(csv_bytes(3_000, 5))
     scored = score_sources([path], store=store, rule=Rule.of(top_k=3))
     assert scored.model_ref == "june@1" and scored.decision.n_flagged == 3
+    # sources given as an iterator are read, not used up before reading
+    assert score_sources(iter([path]), store=store).n_users == scored.n_users
     with pytest.raises(ModelNotFoundError, match="No model named 'nope'"):
         score_sources([tmp_path / "missing.csv"], store=store, model="nope")
 
