@@ -34,10 +34,10 @@ from fakeusers.sources import huge_array
 
 __all__ = ["PLAIN_MIN_BYTES", "PlainFile", "read_plain", "start_compiled"]
 
-#: Files from this size (about 5M rows) are tried here: below it, starting numba (a fixed
-#: cost: 0.5 s of CPU when this was measured, 0.35 s since) costs more than the compiled
-#: reading saves (0.1 s per million rows; benchmarks/README.md).
-PLAIN_MIN_BYTES = 160 << 20
+#: Files from this size (about 3.1M rows) are tried here: below it, starting numba (a fixed
+#: 0.35 s of CPU) costs more than the compiled reading saves. Measured against the general
+#: reader (paired): 70 MB 0.09 s slower, 100 MB 0.15 s faster, 130 MB 0.29 s faster.
+PLAIN_MIN_BYTES = 88 << 20  # 92 MB
 _TEXT = ("Event", "Category", "Fake")  # the text columns, in the order of their roles
 _PART_BYTES = 16 << 20  # smaller parts are not worth a thread
 
