@@ -80,7 +80,7 @@ def bare_sqlite(path: Path) -> float:
 
 
 def applying(n_users: int = 500_000, n_verdicts: int = 10_000) -> None:
-    from fakeusers.reading import LoadReport, Log
+    from fakeusers.log import LoadReport, Log
     from fakeusers.scoring import Rule, ScoredLog
 
     rng = np.random.default_rng(0)

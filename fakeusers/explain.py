@@ -36,8 +36,8 @@ from numpy.typing import ArrayLike
 
 from fakeusers.errors import FakeusersError
 from fakeusers.features import Vocabulary, featurize
+from fakeusers.log import Log
 from fakeusers.models import TrainedModel
-from fakeusers.reading import Log
 
 __all__ = [
     "REFERENCE_SAMPLE",

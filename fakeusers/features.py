@@ -1,4 +1,4 @@
-"""Features per user, computed from an encoded :class:`~fakeusers.reading.Log`.
+"""Features per user, computed from an encoded :class:`~fakeusers.log.Log`.
 
 One row per user, in the log's user order: counts and shares of every event and category of
 the vocabulary (plus ``other`` for values the vocabulary does not know), total events,
@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fakeusers.errors import FakeusersError
-from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, Log
+from fakeusers.log import Log
+from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS
 from fakeusers.sources import huge_array
 
 if TYPE_CHECKING:

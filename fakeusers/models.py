@@ -30,8 +30,8 @@ from fakeusers.bundles import retrain_hint
 from fakeusers.errors import FakeusersError, ModelUnusableError
 from fakeusers.features import Vocabulary, featurize
 from fakeusers.linear import LinearScorer
+from fakeusers.log import Log
 from fakeusers.progress import FitClock, Progress
-from fakeusers.reading import Log
 
 if TYPE_CHECKING:  # imported where used: scoring with a stored scorer needs neither
     import pandas as pd

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from fakeusers.reading import LoadReport
+    from fakeusers.log import LoadReport
 
 __all__ = ["count_duplicate_rows", "duplicate_rows_warning", "repeated_rows"]
 

@@ -38,10 +38,9 @@ import pyarrow.compute as pc
 
 from fakeusers.errors import FakeusersError
 from fakeusers.limits import available_memory, format_size, parse_size
+from fakeusers.log import LoadReport, Log
 from fakeusers.overlaps import duplicate_rows_warning, overlap_warning
 from fakeusers.reading import (
-    LoadReport,
-    Log,
     Source,
     check_mangled_ids,
     dropped_rows_warnings,
@@ -137,14 +136,14 @@ def needs_partitions(sources: Sequence[Source], budget: int) -> bool:
 @dataclasses.dataclass
 class Population:
     """The users of a log scored in partitions, without its rows: what the decision, the
-    metrics and the outputs need of a :class:`~fakeusers.reading.Log`.
+    metrics and the outputs need of a :class:`~fakeusers.log.Log`.
 
     Attributes
     ----------
     user_ids : numpy.ndarray of str
         In order of first appearance in the whole log.
     labels : numpy.ndarray of int8 or None
-        As :attr:`fakeusers.reading.Log.labels`.
+        As :attr:`fakeusers.log.Log.labels`.
     report : LoadReport
         Merged from the partitions.
     """

@@ -22,8 +22,8 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 from fakeusers.costcurve import CostCurve
 from fakeusers.decisions import Outcome
 from fakeusers.explain import describe
+from fakeusers.log import Log
 from fakeusers.models import reliability_table
-from fakeusers.reading import Log
 
 __all__ = [
     "MAX_POINTS",

@@ -36,7 +36,8 @@ import numpy as np
 from fakeusers.costcurve import CostCurve
 from fakeusers.decisions import Decision, cost_threshold, decide
 from fakeusers.errors import FakeusersError
-from fakeusers.reading import Log, Source, listed, read_logs, start_reading
+from fakeusers.log import Log
+from fakeusers.reading import Source, listed, read_logs, start_reading
 from fakeusers.reasons import Reason
 
 if TYPE_CHECKING:  # pandas loads with the model, while the logs are read (score_sources)

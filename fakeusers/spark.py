@@ -400,7 +400,7 @@ def score_spark(
         the events per user, the decision and the verdicts are there; the load report, the
         reasons and the applicability check are not.
     """
-    from fakeusers.reading import LoadReport, Log
+    from fakeusers.log import LoadReport, Log
     from fakeusers.scoring import ScoredLog
 
     stored = store.load(model)

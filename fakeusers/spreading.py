@@ -28,8 +28,9 @@ from fakeusers.csvparse import (
     unreadable_past_header,
 )
 from fakeusers.errors import FakeusersError
+from fakeusers.log import LoadReport
 from fakeusers.quoting import EXAMPLES
-from fakeusers.reading import LoadReport, Source
+from fakeusers.reading import Source
 from fakeusers.schema import OPTIONAL, REQUIRED
 from fakeusers.sources import file_errors
 

@@ -16,8 +16,9 @@ import numpy as np
 
 from fakeusers import DEFAULT_MODEL
 from fakeusers.errors import FakeusersError
+from fakeusers.log import Log
 from fakeusers.progress import Progress, within
-from fakeusers.reading import Log, Source, read_logs
+from fakeusers.reading import Source, read_logs
 
 __all__ = [
     "compare_with_current",

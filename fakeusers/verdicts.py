@@ -35,7 +35,7 @@ from fakeusers.database import Database, tables
 from fakeusers.errors import FakeusersError
 
 if TYPE_CHECKING:
-    from fakeusers.reading import Log
+    from fakeusers.log import Log
 
 __all__ = [
     "KINDS",

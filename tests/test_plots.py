@@ -12,9 +12,9 @@ import pytest
 from fakeusers import plots
 from fakeusers.costcurve import CostCurve
 from fakeusers.decisions import outcome
+from fakeusers.log import LoadReport, Log
 from fakeusers.models import reliability_table
 from fakeusers.plots import Groups
-from fakeusers.reading import LoadReport, Log
 
 EVENTS = ["click_ad", "send_email", "phone_call"]
 CATEGORIES = ["Phone", "Jobs"]

@@ -625,7 +625,8 @@ def test_files_parsed_to_different_column_types_are_read_together():
     # over plain text for them (another format) must combine with it.
     import pyarrow as pa
 
-    from fakeusers.reading import LoadReport, _read_file, encode_tables
+    from fakeusers.log import LoadReport
+    from fakeusers.reading import _read_file, encode_tables
 
     report = LoadReport(files=[])
     parsed = _read_file(("a.csv", CLEAN.encode()), report)

@@ -41,6 +41,7 @@ from fakeusers import quality, reading, scoring
 from fakeusers.audit import Actor, AuditTrail
 from fakeusers.database import Database, database_url
 from fakeusers.errors import DatabaseUnavailableError, FakeusersError
+from fakeusers.log import Log
 from fakeusers.models import TrainedModel
 from fakeusers.reasons import Reason
 from fakeusers.roles import Roles
@@ -146,7 +147,7 @@ class Dataset:
     otherwise it is empty, so that a session does not keep every upload's bytes.
     """
 
-    log: reading.Log
+    log: Log
     key: str
     sources: tuple[tuple[str, bytes], ...] = ()
 
@@ -254,7 +255,7 @@ def active_model() -> ActiveModel | None:
     return st.session_state[MODEL]
 
 
-def focused_user(log: reading.Log) -> int | None:
+def focused_user(log: Log) -> int | None:
     """The index in ``log`` of the user to show up close (:data:`USER`), if it is in ``log``."""
     user_id = st.session_state[USER]
     if user_id is None:
@@ -323,7 +324,7 @@ def user_action(action: str) -> Iterator[None]:
 
 
 @st.cache_data(show_spinner="Reading the logs ...", max_entries=4)
-def _read(digest: str, _sources: tuple[tuple[str, bytes], ...], overlaps: str) -> reading.Log:
+def _read(digest: str, _sources: tuple[tuple[str, bytes], ...], overlaps: str) -> Log:
     return reading.read_logs(list(_sources), overlaps=overlaps)
 
 
@@ -351,7 +352,7 @@ def read(sources: Sequence[tuple[str, bytes]], overlaps: str = "keep_one") -> Da
 
 @st.cache_resource(show_spinner="Scoring users ...", max_entries=4)
 def _scored(
-    data_key: str, model_key: str, model_ref: str | None, _log: reading.Log, _model: TrainedModel
+    data_key: str, model_key: str, model_ref: str | None, _log: Log, _model: TrainedModel
 ) -> scoring.ScoredLog:
     # The name is part of the key: a model saved after scoring is named in downloads.
     return scoring.score_log(_log, _model, model_ref=model_ref)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from fakeusers import models, reading
 from fakeusers.errors import FakeusersError
+from fakeusers.log import LoadReport
 from views import _state as state
 
 OVERLAP_CHOICES = {"keep_one": "Keep one copy (recommended)", "keep_all": "Keep both copies"}
@@ -70,7 +71,7 @@ def reread_overlaps() -> None:
         load("reading the logs again", lambda: loaded.sources, choice)
 
 
-def overlaps_choice(report: reading.LoadReport) -> None:
+def overlaps_choice(report: LoadReport) -> None:
     """Keep one copy or both of the users repeated in two files: the analyst's choice."""
     st.session_state[state.OVERLAPS_INPUT] = report.overlaps_kept
     st.radio(
