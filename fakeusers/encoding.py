@@ -19,11 +19,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Column", "Merged", "compact", "count_codes", "encode_columns"]
+__all__ = [
+    "COMPILED_FROM",
+    "Column",
+    "Merged",
+    "compact",
+    "compiled_pays",
+    "count_codes",
+    "encode_columns",
+]
 
 _EXAMPLES_MERGED = 3
-#: From this many codes :func:`count_codes` counts by compiled code, once numba runs.
-_COMPILED_COUNT = 1_000_000
+#: From this many rows a pass over them takes compiled code once numba runs in the process
+#: (:func:`compiled_pays`).
+COMPILED_FROM = 1_000_000
 
 
 class Column(NamedTuple):
@@ -195,8 +204,15 @@ def count_codes(codes: np.ndarray, n: int) -> np.ndarray:
     Counted by :func:`fakeusers.compiled.count_codes` once numba runs in the process (the
     reader of large plain files started it): 12 ms against 33 ms for 10M codes.
     """
-    if len(codes) >= _COMPILED_COUNT and "fakeusers.compiled" in sys.modules:
+    if compiled_pays(len(codes)):
         from fakeusers.compiled import count_codes as compiled_count
 
         return compiled_count(codes, n)
     return np.bincount(codes, minlength=n)
+
+
+def compiled_pays(n_rows: int) -> bool:
+    """Whether a pass over ``n_rows`` rows takes compiled code (:mod:`fakeusers.compiled`):
+    from :data:`COMPILED_FROM` rows, once numba runs in the process (the reader of large plain
+    files started it, whose start is then paid)."""
+    return n_rows >= COMPILED_FROM and "fakeusers.compiled" in sys.modules

@@ -14,7 +14,6 @@ pandas ``groupby().apply`` version.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fakeusers.encoding import compiled_pays
 from fakeusers.errors import FakeusersError
 from fakeusers.log import Log
 from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS
@@ -36,10 +36,9 @@ OTHER = "other"
 #: Logs from this many rows are aggregated by compiled code (:func:`fakeusers.compiled.
 #: aggregate`, one pass over the rows; about 0.04 s faster per million rows), smaller ones by
 #: numpy (a counting sort by user): starting numba costs about 0.35 s of CPU. Once numba runs
-#: in the process (the reader of large plain files started it), from
-#: :data:`COMPILED_ROWS_STARTED` rows. Both give the same numbers.
+#: in the process, from :data:`fakeusers.encoding.COMPILED_FROM` rows
+#: (:func:`fakeusers.encoding.compiled_pays`). Both give the same numbers.
 COMPILED_ROWS = 12_000_000
-COMPILED_ROWS_STARTED = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -178,8 +177,7 @@ def featurize(log: Log, vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     block = huge_array((len(names), n_users), np.float64)
     row = {name: block[i] for i, name in enumerate(names)}
     n_ev, n_cat = len(vocab.events) + 1, len(vocab.categories) + 1
-    started = "fakeusers.compiled" in sys.modules
-    if log.n_rows >= COMPILED_ROWS or started and log.n_rows >= COMPILED_ROWS_STARTED:
+    if log.n_rows >= COMPILED_ROWS or compiled_pays(log.n_rows):
         # one compiled pass over the rows gives the counts and the order-based features
         order_columns, ev_counts, cat_counts = _aggregated(u, ev, cat, n_users, n_ev, n_cat)
         order = functools.partial(_write_order_features, *order_columns.T, totals)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +44,7 @@ from fakeusers.reading import (
     check_mangled_ids,
     dropped_rows_warnings,
     encode_tables,
+    listed,
     read_logs,
     trimmed_ids_warning,
     unknown_values_warnings,
@@ -216,9 +216,7 @@ def score_within(
     """
     from fakeusers.scoring import score_sources
 
-    if isinstance(sources, (str, os.PathLike, tuple)):
-        sources = [sources]
-    sources = list(sources)
+    sources = listed(sources)
     if not needs_partitions(sources, budget):
         return score_sources(
             sources, store=store, model=model, rule=rule, verdicts=verdicts, overlaps=overlaps

@@ -18,7 +18,7 @@ from fakeusers import DEFAULT_MODEL
 from fakeusers.errors import FakeusersError
 from fakeusers.log import Log
 from fakeusers.progress import Progress, within
-from fakeusers.reading import Source, read_logs
+from fakeusers.reading import Source, listed, read_logs
 
 __all__ = [
     "compare_with_current",
@@ -107,9 +107,7 @@ def train_and_save(
 
 def _names(sources: Source | Sequence[Source]) -> str:
     """The logs' file names, for "Reading ..."."""
-    if isinstance(sources, str | os.PathLike | tuple):
-        sources = [sources]
-    return ", ".join(s[0] if isinstance(s, tuple) else os.fspath(s) for s in sources)
+    return ", ".join(s[0] if isinstance(s, tuple) else os.fspath(s) for s in listed(sources))
 
 
 def trained_on_verdicts(model: Any, counts: dict[str, int], log: Log) -> Any:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakeusers import features
+from fakeusers import encoding, features
 from fakeusers.errors import FakeusersError
 from fakeusers.features import OTHER, Vocabulary, featurize, group_by_user
 from fakeusers.reading import KNOWN_CATEGORIES, KNOWN_EVENTS, read_logs
@@ -197,12 +197,12 @@ def test_features_hold_with_hundreds_of_event_and_category_values():
 @contextlib.contextmanager
 def aggregated_by(compiled: bool):
     """Features aggregated by the compiled pass (any log size) or by numpy (none)."""
-    before = features.COMPILED_ROWS, features.COMPILED_ROWS_STARTED
-    features.COMPILED_ROWS = features.COMPILED_ROWS_STARTED = 0 if compiled else 1 << 62
+    before = features.COMPILED_ROWS, encoding.COMPILED_FROM
+    features.COMPILED_ROWS = encoding.COMPILED_FROM = 0 if compiled else 1 << 62
     try:
         yield
     finally:
-        features.COMPILED_ROWS, features.COMPILED_ROWS_STARTED = before
+        features.COMPILED_ROWS, encoding.COMPILED_FROM = before
 
 
 def both_aggregations(log, vocab=None) -> tuple[pd.DataFrame, pd.DataFrame]:
