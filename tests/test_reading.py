@@ -262,6 +262,17 @@ def test_ragged_rows_are_skipped_with_line_numbers():
     assert any("at lines 3, 4." in w for w in log.report.warnings)
 
 
+@pytest.mark.parametrize("crlf", [False, True])
+@pytest.mark.parametrize("last_end", [True, False])
+def test_a_ragged_row_is_located_by_its_whole_line_not_by_its_text_inside_others(crlf, last_end):
+    # "3,click_ad,Phone" is also the end of user 123's rows and the start of user 3's
+    rows = ["UserId,Event,Category,Fake", *["123,click_ad,Phone,0", "3,click_ad,Phone,0"] * 5]
+    nl = "\r\n" if crlf else "\n"
+    log = read_text(nl.join([*rows, "3,click_ad,Phone"]) + (nl if last_end else ""))
+    assert log.report.dropped == {"wrong number of fields": 1}
+    assert any("at line 12." in w for w in log.report.warnings), log.report.warnings
+
+
 def test_quoted_newlines_are_kept_inside_the_value():
     log = read_text('UserId,Event,Category\n"u\n1",click_ad,Phone\nu2,send_sms,Motor\n')
     assert log.user_ids.tolist() == ["u\n1", "u2"]
