@@ -30,6 +30,7 @@ __all__ = [
     "ParsedFile",
     "column_positions",
     "extra_columns_warning",
+    "find_line",
     "header_columns",
     "latin1_warning",
     "no_row_fits",
@@ -452,15 +453,18 @@ def _unclosed_quote(
     )
 
 
-def _whole_line(data: bytes | mmap.mmap, row: bytes, start: int) -> int:
+def find_line(data: bytes | mmap.mmap, row: bytes, start: int, *, at_end: bool = True) -> int:
     """Where the first line from ``start`` on that is exactly ``row`` begins; -1 if none is.
 
     A whole line, not the first place the text occurs: a row cut short (``123,click_ad``) is
-    also the end of longer rows (``99123,click_ad,Phone``) and the start of others.
+    also the end of longer rows (``99123,click_ad,Phone``) and the start of others. ``data``
+    ends the file when ``at_end`` (its last line may lack a line break), else it is a block
+    of it.
     """
     after = max(start - 1, 0)  # the line break before a line that begins at ``start``
     found = [data.find(b"\n" + row + end, after) for end in (b"\n", b"\r")]
-    if (at := len(data) - len(row)) >= start and data[at - 1 : len(data)] == b"\n" + row:
+    at = len(data) - len(row)
+    if at_end and at >= start and data[at - 1 : len(data)] == b"\n" + row:
         found.append(at - 1)  # the last line, without a line break
     found = [pos + 1 for pos in found if pos >= 0]
     return min(found, default=-1)
@@ -471,7 +475,7 @@ def _line_numbers(data: bytes | mmap.mmap, texts: list[str], encoding: str) -> l
     lines = []
     start = counted = newlines = 0
     for text in texts:
-        pos = _whole_line(data, text.encode(encoding, errors="replace"), start)
+        pos = find_line(data, text.encode(encoding, errors="replace"), start)
         if pos < 0:
             continue
         # slices of at most 64 MB: a mapped file has no count(), and one slice would copy it

@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 
 from fakeusers.csvparse import (
     SNIFF_BYTES,
+    find_line,
     latin1_warning,
     no_row_fits,
     no_rows,
@@ -299,24 +300,29 @@ def _has_quote(open_stream: Callable[[], Any]) -> bool:
 
 
 def _line_numbers(open_stream: Callable[[], Any], texts: list[str], encoding: str) -> list[int]:
-    """Line numbers (1-based) of the first occurrences of a few skipped rows' text, found by
+    """Line numbers (1-based) of the first lines that are a few skipped rows' text, found by
     streaming the file (as :mod:`fakeusers.csvparse` finds them in memory)."""
     targets = [t.encode(encoding, errors="replace") for t in texts]
     lines: list[int] = []
     line = 1
     tail = b""
     with open_stream() as fh:
-        while targets and (chunk := fh.read(MAX_BLOCK)):
+        while targets:
+            chunk = fh.read(MAX_BLOCK)
             data = tail + chunk
             start = 0
             while targets:
-                pos = data.find(targets[0], start)
+                # a block's last line may go on in the next block: only the file's may end it
+                pos = find_line(data, targets[0], start, at_end=not chunk)
                 if pos < 0:
                     break
                 lines.append(line + data.count(b"\n", 0, pos))
                 targets.pop(0)
                 start = pos + 1
-            keep = min(len(data), max((len(t) for t in targets), default=0))
+            if not chunk:
+                break
+            # what a line that goes on in the next block needs: its line break before it
+            keep = min(len(data), max((len(t) for t in targets), default=-1) + 1)
             line += data.count(b"\n", 0, len(data) - keep)
             tail = data[len(data) - keep :]
     return lines

@@ -7,11 +7,14 @@ so that the partition files left behind, if any, can be seen.
 
 from __future__ import annotations
 
+import functools
 import gzip
+import io
 from pathlib import Path
 
 import pytest
 
+from fakeusers import csvparse, spreading
 from fakeusers.demo import write_demo_csv
 from tests.support import assert_clean_error, run_cli
 
@@ -45,6 +48,8 @@ def messy_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines[700] = f"  {lines[700]}"  # a padded ID: the same user as unpadded
     lines.insert(1000, "1,2,3,4,5,6,7")  # too many fields
     lines.insert(2000, f"{user},,Motor,0,2026-01-01T00:00:00Z")  # empty Event
+    # too few fields: the start of an earlier row, located by its whole line (3001), not there
+    lines.insert(3000, ",".join(lines[2500].split(",")[:3]))
     lines.insert(50_000, header)  # a repeated header line
     lines.insert(60_000, f"{user},click_ad,Boats,0,2026-01-01T00:00:00Z")
     path.write_text("\n".join(lines) + "\n")
@@ -93,6 +98,7 @@ def test_partitioned_predict_writes_the_in_memory_output_byte_for_byte(
     assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     assert parted.stdout.replace("parts.csv", "whole.csv") == whole.stdout
     assert _report(parted.stderr) == _report(whole.stderr)
+    assert "wrong number of fields (expected 5) at lines 1001, 3001." in whole.stderr
     assert list(temp.iterdir()) == []  # the partition files are gone
 
 
@@ -193,3 +199,19 @@ def test_two_overlapping_exports_give_the_in_memory_output_and_report(
     assert "overlap" in whole.stderr  # the overlap was found, and said
     assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     assert _report(parted.stderr) == _report(whole.stderr)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 8, 13, 1 << 20])
+def test_streamed_line_numbers_are_the_in_memory_ones_across_blocks(monkeypatch, block):
+    # Streaming looks for the skipped rows block by block: a line cut by a block's end, or
+    # a row that is only the start or the end of another line, is not where that row is.
+    rows = ["UserId,Event,Category", "9a,b,c", "a,b,cz", "9a,b", "a,b", "x,y", "a,b"]
+    for end in ("\n", "\r\n"):
+        for last_end in (end, ""):
+            data = (end.join(rows) + last_end).encode()
+            texts = ["a,b", "x,y", "a,b"]
+            in_memory = csvparse._line_numbers(data, texts, "utf-8")
+            assert in_memory == [5, 6, 7]
+            monkeypatch.setattr(spreading, "MAX_BLOCK", block)
+            streamed = spreading._line_numbers(functools.partial(io.BytesIO, data), texts, "utf-8")
+            assert streamed == in_memory, (block, end, last_end)
